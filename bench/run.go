@@ -12,6 +12,10 @@ import (
 // maxErrorSamples is how many distinct error messages a Report keeps.
 const maxErrorSamples = 3
 
+// overrun is how long past Config.Duration an operation in flight may run
+// before it is cancelled, so a stalled target cannot hold a timed run open.
+var overrun = 5 * time.Second
+
 // Run validates cfg, prepares t (untimed) and then drives it with
 // cfg.Clients workers until the run's bound. It returns an error only when
 // the run could not start (bad config, failed setup) or when ctx was
@@ -101,6 +105,11 @@ func measure(ctx context.Context, cfg Config, t Target) Report {
 	workers := make([]*worker, cfg.Clients)
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(overrun))
+		defer cancel()
+	}
 	for i := range workers {
 		w := &worker{}
 		workers[i] = w
@@ -122,8 +131,9 @@ func measure(ctx context.Context, cfg Config, t Target) Report {
 }
 
 // loop runs operations until the deadline passes, the count is used up or
-// ctx is cancelled. An operation in flight when the deadline passes is
-// finished and counted, so the last one may end a little after it.
+// ctx is done. An operation in flight when the deadline passes is finished
+// and counted, so the last one may end a little after it; one cut off by
+// ctx is not counted.
 func (w *worker) loop(ctx context.Context, cfg Config, t Target, rnd *rand.Rand, deadline time.Time, issued *atomic.Int64, errs *errorLog) {
 	done := ctx.Done()
 	now := time.Now()
@@ -174,7 +184,7 @@ func (w *worker) loop(ctx context.Context, cfg Config, t Target, rnd *rand.Rand,
 			w.ok++
 			w.hist.Record(now.Sub(t0))
 		case ctx.Err() != nil:
-			return // cancelled, not failed
+			return // cut off, not failed
 		default:
 			w.errs++
 			errs.add(err)

@@ -166,3 +166,31 @@ func TestConfig_Validate(t *testing.T) {
 		}
 	}
 }
+
+// stallTarget is a target whose inserts block until their context ends.
+type stallTarget struct{ SQLiteTarget }
+
+func (stallTarget) Insert(ctx context.Context, _ []Row) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestRun_overrun checks that a stalled target cannot hold a timed run
+// open past its duration plus the overrun allowance.
+func TestRun_overrun(t *testing.T) {
+	old := overrun
+	overrun = 50 * time.Millisecond
+	t.Cleanup(func() { overrun = old })
+	st := &stallTarget{*openSQLite(t)}
+	cfg := Config{Workload: Insert, Clients: 2, Duration: 50 * time.Millisecond, Seed: 1}
+	rep, err := Run(context.Background(), cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Transactions != 0 || rep.Errors != 0 {
+		t.Errorf("transactions, errors = %d, %d; want 0, 0 (cut off, not failed)", rep.Transactions, rep.Errors)
+	}
+	if rep.DurationS > 5 {
+		t.Errorf("duration_s = %v, want about 0.1", rep.DurationS)
+	}
+}
