@@ -3,6 +3,7 @@ package rlog
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tandem-db/tandem/lsn"
 )
@@ -59,4 +60,10 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 // failedError builds the sticky error of a failed log.
 func failedError(cause error) error {
 	return fmt.Errorf("%w: %w", ErrFailed, cause)
+}
+
+// reason renders an error for CorruptError.Reason, without the package
+// prefixes that the CorruptError message already carries.
+func reason(err error) string {
+	return strings.ReplaceAll(err.Error(), "rlog: ", "")
 }

@@ -35,7 +35,8 @@ const (
 type Fault struct {
 	Op   Op     // operation to fail
 	Name string // base name of the file or directory; "" matches any
-	// Nth fails the Nth matching call, counting from 1 (0 means 1).
+	// Nth fails the Nth matching call made after Inject, counting from 1
+	// (0 means 1).
 	Nth int
 	// Sticky keeps failing every matching call from the Nth on.
 	Sticky bool

@@ -3,9 +3,9 @@ package rlog
 import (
 	"bytes"
 	"errors"
-	"io"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"testing"
 

@@ -27,6 +27,7 @@ type Reader struct {
 	br      *bufio.Reader
 	rewinds uint64
 	closed  bool
+	hdr     [frameHeaderSize]byte // kept here so reads do not allocate it
 }
 
 // NewReader returns a Reader whose first record is the one at from. from
@@ -82,7 +83,7 @@ func checkBoundary(f File, seg *segment, at, limit lsn.LSN) error {
 	}
 	rec, _, err := DecodeRecord(b)
 	if err != nil {
-		return notBoundary(err.Error())
+		return notBoundary(reason(err))
 	}
 	if rec.LSN != at {
 		return notBoundary(fmt.Sprintf("the record there says LSN %s", rec.LSN))
@@ -205,25 +206,25 @@ func (r *Reader) read(seg *segment, limit lsn.LSN) (*Record, error) {
 		}
 		return fmt.Errorf("rlog: read segment %s at LSN %s: %w", seg.name, r.pos, err)
 	}
-	var hdr [frameHeaderSize]byte
-	if _, err := io.ReadFull(r.br, hdr[:]); err != nil {
+	hdr := r.hdr[:]
+	if _, err := io.ReadFull(r.br, hdr); err != nil {
 		return nil, readErr(err)
 	}
-	n, err := bodyLen(binary.BigEndian.Uint32(hdr[:]))
+	n, err := bodyLen(binary.BigEndian.Uint32(hdr))
 	if err != nil {
-		return nil, corrupt(err.Error())
+		return nil, corrupt(reason(err))
 	}
 	if r.pos+lsn.LSN(n) > limit {
 		return nil, corrupt(fmt.Sprintf("record of %d bytes runs past the durable end %s", n, limit))
 	}
 	b := make([]byte, n)
-	copy(b, hdr[:])
+	copy(b, hdr)
 	if _, err := io.ReadFull(r.br, b[frameHeaderSize:]); err != nil {
 		return nil, readErr(err)
 	}
 	rec, _, err := DecodeRecord(b)
 	if err != nil {
-		return nil, corrupt(err.Error())
+		return nil, corrupt(reason(err))
 	}
 	if rec.LSN != r.pos {
 		return nil, corrupt(fmt.Sprintf("record says LSN %s but sits at LSN %s", rec.LSN, r.pos))

@@ -144,7 +144,7 @@ func (l *Log) removeIncomplete(first lsn.LSN) (bool, error) {
 	}
 	if validRecordAfter(data, 0, first, -1) {
 		return false, &CorruptError{Segment: name, LSN: first, Reason: fmt.Sprintf(
-			"bad segment header (%v) in a segment that holds valid records", herr)}
+			"bad segment header (%s) in a segment that holds valid records", reason(herr))}
 	}
 	if err := l.fs.Remove(path); err != nil {
 		return false, fmt.Errorf("remove incomplete segment %s: %w", name, err)
@@ -152,7 +152,7 @@ func (l *Log) removeIncomplete(first lsn.LSN) (bool, error) {
 	if err := l.fs.SyncDir(l.opts.Dir); err != nil {
 		return false, fmt.Errorf("sync directory %s: %w", l.opts.Dir, err)
 	}
-	l.logger.Warn("removed incomplete last segment", "segment", name, "bytes", len(data), "reason", herr.Error())
+	l.logger.Warn("removed incomplete last segment", "segment", name, "bytes", len(data), "reason", reason(herr))
 	l.recovered.Removed = append(l.recovered.Removed, name)
 	return true, nil
 }
@@ -162,7 +162,7 @@ func (l *Log) removeIncomplete(first lsn.LSN) (bool, error) {
 func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, error) {
 	name := SegmentName(first)
 	if err := readSegmentHeader(f, first); err != nil {
-		return nil, &CorruptError{Segment: name, LSN: first, Reason: "bad segment header: " + err.Error()}
+		return nil, &CorruptError{Segment: name, LSN: first, Reason: "bad segment header: " + reason(err)}
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -179,7 +179,7 @@ func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, erro
 		return seg, nil
 	}
 	off := seg.offset(end)
-	corrupt := &CorruptError{Segment: name, LSN: end, Offset: off, Reason: bad.Error()}
+	corrupt := &CorruptError{Segment: name, LSN: end, Offset: off, Reason: reason(bad)}
 	if !isLast {
 		return nil, corrupt
 	}
@@ -194,7 +194,7 @@ func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, erro
 	if err := f.Truncate(off); err != nil {
 		return nil, fmt.Errorf("cut torn tail of segment %s: %w", name, err)
 	}
-	l.logger.Warn("cut torn tail", "segment", name, "lsn", end.String(), "bytes", size-off, "reason", bad.Error())
+	l.logger.Warn("cut torn tail", "segment", name, "lsn", end.String(), "bytes", size-off, "reason", reason(bad))
 	l.recovered.Cut, l.recovered.CutAt, l.recovered.CutBytes = true, end, size-off
 	return seg, nil
 }

@@ -221,16 +221,16 @@ func TestWriter_Nondeterministic(t *testing.T) {
 
 func TestNondeterministic(t *testing.T) {
 	for sql, want := range map[string]string{
-		"INSERT INTO t VALUES(random())":                     "random",
-		"INSERT INTO t VALUES(RANDOMBLOB (8))":                "randomblob",
-		"INSERT INTO t VALUES(datetime('now'))":               "datetime('now')",
-		"INSERT INTO t VALUES(date())":                        "date()",
-		"INSERT INTO t VALUES(CURRENT_TIMESTAMP)":             "current_timestamp",
-		"INSERT INTO t VALUES(strftime('%s'))":                "strftime('%s')",
+		"INSERT INTO t VALUES(random())":                         "random",
+		"INSERT INTO t VALUES(RANDOMBLOB (8))":                   "randomblob",
+		"INSERT INTO t VALUES(datetime('now'))":                  "datetime('now')",
+		"INSERT INTO t VALUES(date())":                           "date()",
+		"INSERT INTO t VALUES(CURRENT_TIMESTAMP)":                "current_timestamp",
+		"INSERT INTO t VALUES(strftime('%s'))":                   "strftime('%s')",
 		"INSERT INTO t VALUES(datetime('2024-01-01', '+1 day'))": "",
-		"INSERT INTO t VALUES('random()')":                    "",
-		"INSERT INTO t VALUES(1) -- random()":                 "",
-		`INSERT INTO "random"(x) VALUES(1)`:                   "",
+		"INSERT INTO t VALUES('random()')":                       "",
+		"INSERT INTO t VALUES(1) -- random()":                    "",
+		`INSERT INTO "random"(x) VALUES(1)`:                      "",
 	} {
 		if got := nondeterministic(sql); got != want {
 			t.Errorf("nondeterministic(%q) = %q, want %q", sql, got, want)
