@@ -97,7 +97,8 @@ func (r *Reader) Position() lsn.LSN { return r.pos }
 // Next returns the next durable record, waiting until one is synced, ctx
 // ends (its error is returned) or the log closes (ErrClosed). A record
 // whose bytes fail verification is a *CorruptError; a position whose
-// segment was removed is ErrCompacted.
+// segment was removed is ErrCompacted. The record, payload included, is
+// the caller's: the Reader does not reuse it.
 func (r *Reader) Next(ctx context.Context) (*Record, error) {
 	for {
 		rec, wait, err := r.next()

@@ -3,10 +3,14 @@ package rlog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestLog_RemoveBefore(t *testing.T) {
@@ -106,7 +110,86 @@ func TestLog_Hold(t *testing.T) {
 	if _, err := l.RemoveBefore(l.End()); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := l.RemoveBefore(l.End()); err != nil {
+		t.Fatal(err)
+	}
 	if got := len(l.Segments()); got != 1 {
 		t.Fatalf("%d segments left, want 1", got)
+	}
+}
+
+// TestLog_RemoveBefore_Concurrent runs the writer, tailing readers that
+// advance their holds, and a compactor together: holds must keep every
+// reader clear of ErrCompacted.
+func TestLog_RemoveBefore_Concurrent(t *testing.T) {
+	opts, _ := testOptions(t, t.TempDir(), 600)
+	l := mustOpen(t, opts)
+	const total = 500
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := range 2 {
+		h := l.Hold(fmt.Sprintf("reader-%d", i), 0)
+		r, err := l.NewReader(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			defer h.Release()
+			for n := range total {
+				rec, err := r.Next(ctx)
+				if err != nil {
+					errs <- fmt.Errorf("record %d: %w", n, err)
+					return
+				}
+				h.Advance(rec.End())
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := l.RemoveBefore(l.End()); err != nil {
+				errs <- err
+				return
+			}
+			runtime.Gosched()
+		}
+	}()
+	for i := range total {
+		if _, err := l.Append(testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait for the readers through their holds, then stop the compactor.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(l.Holds()) > 0 && time.Now().Before(deadline) && len(errs) == 0 {
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, err := l.RemoveBefore(l.End()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(l.Segments()); got != 1 {
+		t.Errorf("%d segments left after the readers finished, want 1", got)
 	}
 }
