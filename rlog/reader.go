@@ -27,6 +27,7 @@ type Reader struct {
 	br      *bufio.Reader
 	rewinds uint64
 	closed  bool
+	err     error                 // sticky ErrRewound
 	hdr     [frameHeaderSize]byte // kept here so reads do not allocate it
 }
 
@@ -127,6 +128,9 @@ func (r *Reader) next() (*Record, <-chan struct{}, error) {
 	if r.closed {
 		return nil, nil, ErrClosed
 	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
 	for retried := false; ; retried = true {
 		l := r.l
 		l.mu.Lock()
@@ -144,7 +148,10 @@ func (r *Reader) next() (*Record, <-chan struct{}, error) {
 			r.closeFile()
 			if end := l.End(); r.pos > end {
 				l.mu.Unlock()
-				return nil, nil, fmt.Errorf("%w: reader at LSN %s, log now ends at %s", ErrRewound, r.pos, end)
+				// Sticky: once the log grows past r.pos again, r.pos may
+				// fall inside a new record.
+				r.err = fmt.Errorf("%w: reader at LSN %s, log now ends at %s", ErrRewound, r.pos, end)
+				return nil, nil, r.err
 			}
 		}
 		durable, wait := l.Durable(), l.notify

@@ -63,6 +63,9 @@ func TestLog_TruncateAfter(t *testing.T) {
 			if _, err := after.TryNext(); !errors.Is(err, ErrRewound) {
 				t.Fatalf("reader past the cut: err = %v, want ErrRewound", err)
 			}
+			if _, err := after.TryNext(); !errors.Is(err, ErrRewound) {
+				t.Fatalf("reader past the cut, again: err = %v, want ErrRewound", err)
+			}
 			if _, err := before.TryNext(); !errors.Is(err, io.EOF) {
 				t.Fatalf("reader at the cut: err = %v, want io.EOF", err)
 			}
