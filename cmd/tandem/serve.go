@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/tandem-db/tandem/node"
+	"gopkg.in/yaml.v3"
+)
+
+func serveCommand() *cobra.Command {
+	var configPath, logLevel string
+	flags := node.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a Tandem node",
+		Long: `Run a Tandem node: a SQLite database behind an rqlite-compatible HTTP API,
+with every transaction written first to a durable replication log.
+
+Settings come from --config (YAML, keys as the flag names) and then from
+flags, which override the file.`,
+		Example: `  tandem serve --node-id n1 --data-dir /var/lib/tandem/n1 --http-addr 127.0.0.1:4001
+  tandem serve --config /etc/tandem/n1.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath, cmd.Flags(), &flags)
+			if err != nil {
+				return err
+			}
+			cfg.Logger, err = newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			n, err := node.Open(cfg)
+			if err != nil {
+				return err
+			}
+			cfg.Logger.Info("node ready", "data_dir", cfg.DataDir, "http_addr", n.HTTPAddr(), "format", cfg.Format)
+			<-cmd.Context().Done()
+			cfg.Logger.Info("shutting down")
+			return n.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "YAML config file; flags override it")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&flags.NodeID, "node-id", "", "this node's name (stored in the data dir on first start)")
+	f.StringVar(&flags.DataDir, "data-dir", "", "directory for the node's log and database")
+	f.StringVar(&flags.HTTPAddr, "http-addr", flags.HTTPAddr, "HTTP API listen address")
+	f.StringVar(&flags.Format, "format", flags.Format, "log payload format: row, statement or mixed")
+	f.Int64Var(&flags.SegmentSize, "segment-size", flags.SegmentSize, "log segment file size in bytes")
+	f.Int64Var(&flags.LogRetainBytes, "log-retain-bytes", flags.LogRetainBytes, "bytes of applied log to keep")
+	f.IntVar(&flags.MaxBatch, "max-batch", flags.MaxBatch, "most transactions per group commit")
+	f.IntVar(&flags.QueueSize, "queue-size", flags.QueueSize, "write requests that may wait for the writer")
+	f.Int64Var(&flags.MaxRequestBytes, "max-request-size", flags.MaxRequestBytes, "largest HTTP request body in bytes")
+	f.IntVar(&flags.MaxStatements, "max-statements", flags.MaxStatements, "most statements in one request")
+	f.IntVar(&flags.ReadConns, "read-conns", flags.ReadConns, "read-only SQLite connections")
+	f.DurationVar(&flags.WriteTimeout, "write-timeout", flags.WriteTimeout, "how long a write may wait for its commit")
+	return cmd
+}
+
+// loadConfig reads the YAML file, if any, then applies the flags the user
+// set, so flags override the file and the file overrides the defaults.
+func loadConfig(path string, fs *pflag.FlagSet, flags *node.Config) (node.Config, error) {
+	cfg := node.DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	set := map[string]func(){
+		"node-id":          func() { cfg.NodeID = flags.NodeID },
+		"data-dir":         func() { cfg.DataDir = flags.DataDir },
+		"http-addr":        func() { cfg.HTTPAddr = flags.HTTPAddr },
+		"format":           func() { cfg.Format = flags.Format },
+		"segment-size":     func() { cfg.SegmentSize = flags.SegmentSize },
+		"log-retain-bytes": func() { cfg.LogRetainBytes = flags.LogRetainBytes },
+		"max-batch":        func() { cfg.MaxBatch = flags.MaxBatch },
+		"queue-size":       func() { cfg.QueueSize = flags.QueueSize },
+		"max-request-size": func() { cfg.MaxRequestBytes = flags.MaxRequestBytes },
+		"max-statements":   func() { cfg.MaxStatements = flags.MaxStatements },
+		"read-conns":       func() { cfg.ReadConns = flags.ReadConns },
+		"write-timeout":    func() { cfg.WriteTimeout = flags.WriteTimeout },
+	}
+	fs.Visit(func(f *pflag.Flag) {
+		if apply, ok := set[f.Name]; ok {
+			apply()
+		}
+	})
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339Nano))
+		}
+		return a
+	}})
+	return slog.New(h), nil
+}

@@ -1,0 +1,90 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/tandem-db/tandem/httpapi"
+	"github.com/tandem-db/tandem/rlog"
+	"github.com/tandem-db/tandem/sqlitedb"
+)
+
+// Config configures a node. Start from DefaultConfig.
+type Config struct {
+	// NodeID is the node's name in the cluster; it is stored in the data
+	// directory on first start and must match afterwards.
+	NodeID string `yaml:"node-id"`
+	// DataDir holds the identity file, the log and the database.
+	DataDir string `yaml:"data-dir"`
+	// HTTPAddr is the client API's listen address; empty means no HTTP API.
+	HTTPAddr string `yaml:"http-addr"`
+	// Format is the log payload format: row, statement or mixed.
+	Format string `yaml:"format"`
+	// SegmentSize is the size of a log segment file in bytes.
+	SegmentSize int64 `yaml:"segment-size"`
+	// LogRetainBytes is how much applied log to keep for replicas and
+	// archiving that are not configured yet; older segments are removed.
+	LogRetainBytes int64 `yaml:"log-retain-bytes"`
+	// MaxBatch is the most transactions one group commit takes.
+	MaxBatch int `yaml:"max-batch"`
+	// QueueSize is the number of write requests that may wait for the writer.
+	QueueSize int `yaml:"queue-size"`
+	// MaxRequestBytes and MaxStatements limit one HTTP request.
+	MaxRequestBytes int64 `yaml:"max-request-bytes"`
+	MaxStatements   int   `yaml:"max-statements"`
+	// ReadConns is the size of the read connection pool.
+	ReadConns int `yaml:"read-conns"`
+	// WriteTimeout bounds how long a write request may wait for its commit.
+	WriteTimeout time.Duration `yaml:"write-timeout"`
+	// Logger receives the node's log; nil means slog.Default().
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig returns the defaults; NodeID and DataDir are left to set.
+func DefaultConfig() Config {
+	h := httpapi.DefaultConfig()
+	return Config{
+		HTTPAddr:        "127.0.0.1:4001",
+		Format:          "row",
+		SegmentSize:     rlog.DefaultSegmentSize,
+		LogRetainBytes:  1 << 30,
+		MaxBatch:        512,
+		QueueSize:       8192,
+		MaxRequestBytes: h.MaxBodyBytes,
+		MaxStatements:   h.MaxStatements,
+		ReadConns:       4,
+		WriteTimeout:    30 * time.Second,
+	}
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if !nodeIDPattern.MatchString(c.NodeID) {
+		errs = append(errs, fmt.Errorf("node id %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is empty: set --data-dir"))
+	}
+	if _, err := sqlitedb.ParseFormat(c.Format); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SegmentSize < rlog.MinSegmentSize {
+		errs = append(errs, fmt.Errorf("segment size %d is below the minimum %d", c.SegmentSize, rlog.MinSegmentSize))
+	}
+	if c.MaxBatch < 1 || c.QueueSize < 1 || c.ReadConns < 1 {
+		errs = append(errs, fmt.Errorf("max batch (%d), queue size (%d) and read connections (%d) must be at least 1", c.MaxBatch, c.QueueSize, c.ReadConns))
+	}
+	if c.LogRetainBytes < 0 {
+		errs = append(errs, fmt.Errorf("log retain bytes %d is negative", c.LogRetainBytes))
+	}
+	if c.WriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("write timeout %v must be positive", c.WriteTimeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/httpapi"
+	"github.com/tandem-db/tandem/lsn"
+)
+
+var _ httpapi.Store = (*Node)(nil)
+
+// Query serves read statements from the read pool. A single node is its
+// own primary, so every read level is served from local data.
+func (n *Node) Query(ctx context.Context, req *command.QueryRequest) ([]command.Result, error) {
+	select {
+	case <-n.closing:
+		return nil, ErrClosed
+	default:
+	}
+	return n.db.Query(ctx, req, true)
+}
+
+// Backup writes a consistent copy of the database.
+func (n *Node) Backup(ctx context.Context, w io.Writer) error {
+	info, err := n.db.Backup(ctx, w)
+	if err == nil {
+		n.logger.Info("backup sent", "applied_lsn", info.Applied.String(), "bytes", info.Bytes)
+	}
+	return err
+}
+
+// Ready reports whether the node can serve writes.
+func (n *Node) Ready(ctx context.Context) error {
+	select {
+	case <-n.closing:
+		return ErrClosed
+	default:
+	}
+	return n.failure()
+}
+
+// Status is the document GET /status returns.
+type Status struct {
+	Node struct {
+		ID        string    `json:"id"`
+		UUID      string    `json:"uuid"`
+		Role      string    `json:"role"`
+		Term      uint64    `json:"term"`
+		DataDir   string    `json:"data_dir"`
+		HTTPAddr  string    `json:"http_addr"`
+		Format    string    `json:"format"`
+		StartedAt time.Time `json:"started_at"`
+		Uptime    string    `json:"uptime"`
+		Error     string    `json:"error,omitempty"`
+	} `json:"node"`
+	Log struct {
+		First    lsn.LSN `json:"first_lsn"`
+		End      lsn.LSN `json:"end_lsn"`
+		Durable  lsn.LSN `json:"durable_lsn"`
+		Segments int     `json:"segments"`
+		Bytes    int64   `json:"bytes"`
+	} `json:"log"`
+	DB struct {
+		Path       string  `json:"path"`
+		AppliedLSN lsn.LSN `json:"applied_lsn"`
+		LastGTID   string  `json:"last_gtid,omitempty"`
+	} `json:"db"`
+	Writer struct {
+		Queue            int     `json:"queue"`
+		Batches          uint64  `json:"batches"`
+		Transactions     uint64  `json:"transactions"`
+		Requests         uint64  `json:"requests"`
+		AvgBatch         float64 `json:"avg_batch"`
+		AvgFsyncMillis   float64 `json:"avg_fsync_ms"`
+	} `json:"writer"`
+	Recovery recoveryInfo `json:"recovery"`
+}
+
+// Status reports the node's state.
+func (n *Node) Status(ctx context.Context) (any, error) {
+	var s Status
+	s.Node.ID, s.Node.UUID, s.Node.Role, s.Node.Term = n.cfg.NodeID, n.id.UUID.String(), "primary", n.term
+	s.Node.DataDir, s.Node.HTTPAddr, s.Node.Format = n.cfg.DataDir, n.HTTPAddr(), n.format.String()
+	s.Node.StartedAt, s.Node.Uptime = n.start.UTC(), time.Since(n.start).Round(time.Second).String()
+	if err := n.failure(); err != nil {
+		s.Node.Error = err.Error()
+	}
+	s.Log.First, s.Log.End, s.Log.Durable = n.log.First(), n.log.End(), n.log.Durable()
+	s.Log.Segments, s.Log.Bytes = len(n.log.Segments()), n.log.Size()
+	s.DB.Path = n.db.Path()
+	if applied, g, err := n.db.Applied(ctx); err == nil {
+		s.DB.AppliedLSN = applied
+		if !g.IsZero() {
+			s.DB.LastGTID = g.String()
+		}
+	}
+	b, t := n.stats.batches.Load(), n.stats.transactions.Load()
+	s.Writer.Queue, s.Writer.Batches, s.Writer.Transactions, s.Writer.Requests = len(n.reqs), b, t, n.stats.requests.Load()
+	if b > 0 {
+		s.Writer.AvgBatch = float64(t) / float64(b)
+		s.Writer.AvgFsyncMillis = float64(n.stats.fsyncNanos.Load()) / float64(b) / 1e6
+	}
+	s.Recovery = n.recovery
+	return &s, nil
+}

@@ -1,0 +1,242 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/gtid"
+	"github.com/tandem-db/tandem/lsn"
+	"github.com/tandem-db/tandem/rlog"
+)
+
+// writeReq is a client transaction waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	req  *command.ExecuteRequest
+	resp *command.ExecuteResponse
+	err  error
+	done chan struct{}
+	rec  *rlog.Record
+}
+
+func (w *writeReq) reply(resp *command.ExecuteResponse, err error) {
+	w.resp, w.err = resp, err
+	close(w.done)
+}
+
+// writeStats counts the writer's work.
+type writeStats struct {
+	batches      atomic.Uint64
+	transactions atomic.Uint64 // committed with a record
+	requests     atomic.Uint64
+	fsyncNanos   atomic.Uint64
+}
+
+// runWriter is the writer goroutine: it owns the SQLite writer connection
+// and the log's append side, and commits queued requests in batches.
+func (n *Node) runWriter() {
+	batch := make([]*writeReq, 0, n.cfg.MaxBatch)
+	for {
+		select {
+		case <-n.ctx.Done():
+			n.drain()
+			return
+		case first := <-n.reqs:
+			batch = append(batch[:0], first)
+		}
+		// Group commit: take whatever else is already waiting.
+	fill:
+		for len(batch) < n.cfg.MaxBatch {
+			select {
+			case r := <-n.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		n.commitBatch(batch)
+		clear(batch)
+	}
+}
+
+// drain fails requests still queued at shutdown.
+func (n *Node) drain() {
+	for {
+		select {
+		case r := <-n.reqs:
+			r.reply(nil, ErrClosed)
+		default:
+			return
+		}
+	}
+}
+
+// commitBatch runs one group commit.
+func (n *Node) commitBatch(batch []*writeReq) {
+	if err := n.failure(); err != nil {
+		for _, r := range batch {
+			r.reply(nil, err)
+		}
+		return
+	}
+	w := n.db.Writer()
+	if err := w.Begin(); err != nil {
+		n.fail(err)
+		n.failBatch(batch, fmt.Errorf("begin: %w", err))
+		return
+	}
+	seq := n.seq
+	var recs []*rlog.Record
+	for _, r := range batch {
+		r.rec = nil
+		txn, err := w.Execute(r.ctx, r.req)
+		if err != nil {
+			w.Rollback()
+			n.seq = seq
+			n.fail(err)
+			n.failBatch(batch, err)
+			return
+		}
+		r.resp = &command.ExecuteResponse{Results: txn.Results}
+		if txn.Payload == nil {
+			continue
+		}
+		n.seq++
+		r.rec = &rlog.Record{Term: n.term, GTID: gtid.GTID{Origin: n.id.UUID, Seq: n.seq}, HLC: n.clock.Now(),
+			Kind: kindOf(txn.Rows, txn.Statements, txn.DDL), Payload: txn.Payload}
+		recs = append(recs, r.rec)
+	}
+	if len(recs) == 0 {
+		// Nothing changed: no record, nothing to make durable.
+		if err := w.Rollback(); err != nil {
+			n.fail(err)
+		}
+		n.replyAll(batch, false)
+		return
+	}
+	end, err := n.log.Append(recs...)
+	if err != nil {
+		n.abortBatch(batch, seq, fmt.Errorf("append to log: %w", err))
+		return
+	}
+	n.replyAll(batch, true) // commit=off: acknowledged once written, before the fsync
+	start := time.Now()
+	if err := n.log.Sync(); err != nil {
+		n.abortBatch(batch, seq, fmt.Errorf("fsync log: %w", err))
+		return
+	}
+	n.stats.fsyncNanos.Add(uint64(time.Since(start)))
+	last := recs[len(recs)-1].GTID
+	if err := w.Commit(end, last); err != nil {
+		// The records are durable and will be applied at the next start,
+		// so the outcome is not a failure the client may retry blindly.
+		w.Rollback()
+		n.fail(err)
+		n.failBatch(batch, fmt.Errorf("SQLite commit failed after the log was made durable (the transaction will be applied when the node restarts): %w", err))
+		return
+	}
+	n.stats.batches.Add(1)
+	n.stats.transactions.Add(uint64(len(recs)))
+	n.replyAll(batch, false)
+	if n.stats.batches.Load()%256 == 0 {
+		n.trimLog(end)
+	}
+}
+
+// trimLog removes log segments older than the retention window. Holds
+// (replication slots, archivers) keep what they still need.
+func (n *Node) trimLog(end lsn.LSN) {
+	if uint64(end) <= uint64(n.cfg.LogRetainBytes) {
+		return
+	}
+	removed, err := n.log.RemoveBefore(end - lsn.LSN(n.cfg.LogRetainBytes))
+	if err != nil {
+		n.logger.Warn("remove old log segments", "err", err)
+		return
+	}
+	if len(removed) > 0 {
+		n.logger.Info("removed old log segments", "segments", len(removed), "first_lsn", n.log.First().String())
+	}
+}
+
+// abortBatch undoes a batch whose records could not be made durable.
+func (n *Node) abortBatch(batch []*writeReq, seq uint64, err error) {
+	n.db.Writer().Rollback()
+	n.seq = seq
+	n.fail(err)
+	n.failBatch(batch, err)
+}
+
+func (n *Node) failBatch(batch []*writeReq, err error) {
+	for _, r := range batch {
+		if r.done != nil && !isClosed(r.done) {
+			r.reply(nil, fmt.Errorf("%w: %v", ErrWriteFailed, err))
+		}
+	}
+}
+
+// replyAll answers the batch's requests: only the commit=off ones when
+// early is set, the rest otherwise.
+func (n *Node) replyAll(batch []*writeReq, early bool) {
+	for _, r := range batch {
+		if (r.req.Commit == command.CommitOff) != early || isClosed(r.done) {
+			continue
+		}
+		if r.rec != nil {
+			r.resp.LSN, r.resp.GTID = r.rec.End(), r.rec.GTID
+		}
+		n.stats.requests.Add(1)
+		r.reply(r.resp, nil)
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func kindOf(rows, statements, ddl bool) rlog.Kind {
+	switch {
+	case ddl:
+		return rlog.KindDDL
+	case rows && statements:
+		return rlog.KindMixed
+	case statements:
+		return rlog.KindStatement
+	default:
+		return rlog.KindRow
+	}
+}
+
+// Execute queues a write request and waits for its commit.
+func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*command.ExecuteResponse, error) {
+	if err := n.failure(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
+	defer cancel()
+	r := &writeReq{ctx: ctx, req: req, done: make(chan struct{})}
+	select {
+	case n.reqs <- r:
+	case <-n.closing:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, fmt.Errorf("write queue full (%d waiting): %w", len(n.reqs), ctx.Err())
+	}
+	select {
+	case <-r.done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for commit: %w; the transaction may still commit", ctx.Err())
+	}
+}
+
+// AppliedLSN returns the end LSN of the last committed transaction.
+func (n *Node) AppliedLSN() lsn.LSN { return n.log.Durable() }
