@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/gtid"
 	"github.com/tandem-db/tandem/httpapi"
 )
 
@@ -134,4 +138,53 @@ func refValue(v any) any {
 		return int64(0)
 	}
 	return v
+}
+
+// FuzzService_Handler sends arbitrary requests to the API: it must never
+// panic, and every JSON answer must be valid JSON.
+func FuzzService_Handler(f *testing.F) {
+	f.Add(uint8(0), "transaction&timings", []byte(`["A", ["B", 1, "x"]]`))
+	f.Add(uint8(1), "q=SELECT+1&associative&blob_array&pretty", []byte(``))
+	f.Add(uint8(2), "associative&commit=off", []byte(`["SELECT 1", "INSERT INTO t VALUES (1)"]`))
+	f.Add(uint8(3), "level=strong", []byte(`[["SELECT ?", {"a": 1}]]`))
+	f.Add(uint8(4), "compress", []byte(nil))
+	f.Add(uint8(5), "pretty", []byte(nil))
+	f.Add(uint8(6), "", []byte(nil))
+	store := &fakeStore{
+		execResp: &command.ExecuteResponse{Results: []command.Result{
+			{LastInsertID: 1, RowsAffected: 1},
+			{Columns: []string{"a", "a", "B"}, Types: []string{"INT"}, Rows: [][]any{{int64(1)}, nil, {"x", []byte{1}, 2.5, 9}}},
+			{Error: "bad \"thing\""},
+		}, LSN: 77, GTID: gtid.GTID{Seq: 3}},
+		queryRes: []command.Result{{Columns: []string{"x"}, Rows: [][]any{{nil, "y"}}}},
+		backup:   []byte("SQLite format 3\x00"),
+		status:   map[string]int{"a": 1},
+	}
+	s, err := httpapi.New(testConfig(), store)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	h := s.Handler()
+	targets := []struct{ method, path string }{
+		{"POST", "/db/execute"}, {"GET", "/db/query"}, {"POST", "/db/request"}, {"POST", "/db/query"},
+		{"GET", "/db/backup"}, {"GET", "/status"}, {"GET", "/readyz"}, {"PATCH", "/db/execute"},
+	}
+	f.Fuzz(func(t *testing.T, which uint8, query string, body []byte) {
+		tg := targets[int(which)%len(targets)]
+		req := httptest.NewRequest(tg.method, "/", bytes.NewReader(body))
+		req.URL.Path = tg.path
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusInternalServerError {
+			t.Fatalf("%s %s?%s: 500: %s", tg.method, tg.path, query, rec.Body.String())
+		}
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") && !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%s %s?%s: invalid JSON answer: %s", tg.method, tg.path, query, rec.Body.String())
+		}
+		store.mu.Lock()
+		store.executes, store.queries = nil, nil
+		store.mu.Unlock()
+	})
 }

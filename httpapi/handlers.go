@@ -177,6 +177,9 @@ func readBody(r *http.Request, buf []byte, max int64) ([]byte, error) {
 		return buf[:0], &tooLargeError{n: r.ContentLength, max: max}
 	}
 	buf = buf[:0]
+	if r.Body == nil {
+		return buf, nil
+	}
 	if n := r.ContentLength; n > 0 && int64(cap(buf)) <= n {
 		buf = make([]byte, 0, n+1) // +1 to see EOF without growing
 	}

@@ -69,12 +69,12 @@ type Status struct {
 		LastGTID   string  `json:"last_gtid,omitempty"`
 	} `json:"db"`
 	Writer struct {
-		Queue            int     `json:"queue"`
-		Batches          uint64  `json:"batches"`
-		Transactions     uint64  `json:"transactions"`
-		Requests         uint64  `json:"requests"`
-		AvgBatch         float64 `json:"avg_batch"`
-		AvgFsyncMillis   float64 `json:"avg_fsync_ms"`
+		Queue          int     `json:"queue"`
+		Batches        uint64  `json:"batches"`
+		Transactions   uint64  `json:"transactions"`
+		Requests       uint64  `json:"requests"`
+		AvgBatch       float64 `json:"avg_batch"`
+		AvgFsyncMillis float64 `json:"avg_fsync_ms"`
 	} `json:"writer"`
 	Recovery recoveryInfo `json:"recovery"`
 }
