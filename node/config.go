@@ -41,6 +41,9 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write-timeout"`
 	// Logger receives the node's log; nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
+	// LogFS is the file system under the log; nil means the real one.
+	// Tests and benchmarks put a fault seam here.
+	LogFS rlog.FS `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults; NodeID and DataDir are left to set.

@@ -81,6 +81,9 @@ func Open(cfg Config) (*Node, error) {
 	lopts.Dir = filepath.Join(cfg.DataDir, "log")
 	lopts.SegmentSize = cfg.SegmentSize
 	lopts.Logger = logger
+	if cfg.LogFS != nil {
+		lopts.FS = cfg.LogFS
+	}
 	if n.log, err = rlog.Open(lopts); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}

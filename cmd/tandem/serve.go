@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 func serveCommand() *cobra.Command {
-	var configPath, logLevel string
+	var configPath, logLevel, cpuProfile string
 	flags := node.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -36,6 +37,13 @@ flags, which override the file.`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			n, err := node.Open(cfg)
 			if err != nil {
 				return err
@@ -49,6 +57,7 @@ flags, which override the file.`,
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "YAML config file; flags override it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the whole run to this file")
 	f.StringVar(&flags.NodeID, "node-id", "", "this node's name (stored in the data dir on first start)")
 	f.StringVar(&flags.DataDir, "data-dir", "", "directory for the node's log and database")
 	f.StringVar(&flags.HTTPAddr, "http-addr", flags.HTTPAddr, "HTTP API listen address")
@@ -102,6 +111,18 @@ func loadConfig(path string, fs *pflag.FlagSet, flags *node.Config) (node.Config
 		return cfg, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func newLogger(level string) (*slog.Logger, error) {
