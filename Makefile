@@ -1,0 +1,41 @@
+# Tandem's build and test entry points. `make test` is what CI runs.
+GO ?= go
+RACE_PKGS := ./rlog/ ./sqlitedb/ ./node/ ./httpapi/ ./bench/ ./client/
+
+.PHONY: test vet unit race fuzz-seeds fuzz build bench crash-long
+
+test: vet unit race fuzz-seeds
+
+vet:
+	$(GO) vet ./...
+
+# Every package, including the multi-process crash tests.
+unit:
+	$(GO) test -count=1 ./...
+
+# Packages that run goroutines, under the race detector.
+race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# A short coverage-guided run of each decoder that reads bytes from disk or
+# the network (their seed corpora also run as part of `unit`).
+fuzz-seeds:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=10s ./rlog/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=5s ./payload/
+	$(GO) test -run='^$$' -fuzz='^FuzzIterate$$' -fuzztime=5s ./changeset/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseStatements$$' -fuzztime=5s ./httpapi/
+
+# Longer fuzzing, for a developer's machine.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=5m ./rlog/
+
+build:
+	$(GO) build -o bin/tandem ./cmd/tandem
+
+# Go benchmarks of the write path (capture and log cost per transaction).
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./node/ ./rlog/
+
+# Many more crash rounds than CI runs.
+crash-long:
+	TANDEM_CRASH_ROUNDS=50 $(GO) test -count=1 -run TestCrash -timeout 60m ./crashtest/
