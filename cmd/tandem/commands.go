@@ -8,5 +8,7 @@ func subcommands() []*cobra.Command {
 		benchCommand(),
 		sqlCommand(),
 		serveCommand(),
+		logCommand(),
+		demoCommand(),
 	}
 }
