@@ -10,6 +10,10 @@ import (
 
 // Errors returned by this package. Callers branch on them with errors.Is.
 var (
+	// ErrNotContiguous reports replicated records whose LSNs do not
+	// continue the log: a gap or an overlap with what it holds.
+	ErrNotContiguous = errors.New("rlog: records are not contiguous with the log")
+
 	// ErrCorrupt reports a record or segment whose bytes fail verification.
 	// Errors found in a log file are *CorruptError values that unwrap to it.
 	ErrCorrupt = errors.New("rlog: corrupt log")

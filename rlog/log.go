@@ -319,3 +319,20 @@ func (l *Log) Size() int64 {
 }
 
 func (l *Log) path(name string) string { return filepath.Join(l.opts.Dir, name) }
+
+// AppendReplicated appends records that already carry their LSNs, as a
+// replica receives them from its upstream: the first must start at End()
+// and each must follow the previous one. The log keeps the upstream's LSNs,
+// so a position means the same record on every node. Nothing is written
+// when the check fails.
+func (l *Log) AppendReplicated(recs ...*Record) (lsn.LSN, error) {
+	want := l.End()
+	for _, r := range recs {
+		if r.LSN != want {
+			return l.End(), fmt.Errorf("%w: record %s carries LSN %s, but the log continues at %s",
+				ErrNotContiguous, r.GTID, r.LSN, want)
+		}
+		want = r.End()
+	}
+	return l.Append(recs...)
+}
