@@ -167,6 +167,8 @@ func FuzzIterate(f *testing.F) {
 	f.Add(seed[:len(seed)/2])
 	f.Add([]byte{'T', 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Tables and Iterate agree on what is well formed.
+		tables, terr := Tables(data)
 		var n int
 		_ = Iterate(data, func(t *Table, c *Change) error {
 			n++
@@ -175,5 +177,9 @@ func FuzzIterate(f *testing.F) {
 			}
 			return nil
 		})
+		if ierr := Iterate(data, func(*Table, *Change) error { return nil }); (ierr == nil) != (terr == nil) {
+			t.Fatalf("Tables err %v, Iterate err %v", terr, ierr)
+		}
+		_ = tables
 	})
 }

@@ -132,3 +132,70 @@ func Summarize(b []byte) ([]TableSummary, error) {
 	})
 	return out, err
 }
+
+// Tables returns the table header of every table block in a changeset, in
+// order, checking the framing of every change without decoding its values.
+// It is the cheap pass an applier runs to check schemas first.
+func Tables(b []byte) ([]Table, error) {
+	var out []Table
+	var t *Table
+	pos := 0
+	for pos < len(b) {
+		if b[pos] == 'T' {
+			nt, n, err := decodeTableHeader(b[pos:])
+			if err != nil {
+				return nil, fmt.Errorf("at byte %d: %w", pos, err)
+			}
+			out = append(out, *nt)
+			t, pos = nt, pos+n
+			continue
+		}
+		if t == nil {
+			return nil, fmt.Errorf("%w: change at byte %d comes before any table header", ErrCorrupt, pos)
+		}
+		n, err := skipChange(b[pos:], len(t.PK))
+		if err != nil {
+			return nil, fmt.Errorf("table %s, at byte %d: %w", t.Name, pos, err)
+		}
+		pos += n
+	}
+	return out, nil
+}
+
+func skipChange(b []byte, nCol int) (int, error) {
+	if len(b) < 2 || b[1] > 1 {
+		return 0, fmt.Errorf("%w: change cut short or bad indirect flag", ErrCorrupt)
+	}
+	records := 1
+	switch Op(b[0]) {
+	case OpInsert, OpDelete:
+	case OpUpdate:
+		records = 2
+	default:
+		return 0, fmt.Errorf("%w: unknown operation 0x%02x", ErrCorrupt, b[0])
+	}
+	pos := 2
+	for range records * nCol {
+		if pos >= len(b) {
+			return 0, fmt.Errorf("%w: value missing at end of input", ErrCorrupt)
+		}
+		switch b[pos] {
+		case typeUndefined, typeNull:
+			pos++
+		case typeInteger, typeReal:
+			pos += 9
+		case typeText, typeBlob:
+			n, k := Varint(b[pos+1:])
+			if k == 0 || n > uint64(len(b)-pos-1-k) {
+				return 0, fmt.Errorf("%w: text or blob length runs past the end", ErrCorrupt)
+			}
+			pos += 1 + k + int(n)
+		default:
+			return 0, fmt.Errorf("%w: unknown value type 0x%02x", ErrCorrupt, b[pos])
+		}
+		if pos > len(b) {
+			return 0, fmt.Errorf("%w: number cut short", ErrCorrupt)
+		}
+	}
+	return pos, nil
+}

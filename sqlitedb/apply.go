@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -23,20 +24,49 @@ type ApplyTxn struct {
 // Apply replays transactions in one SQLite transaction and records the last
 // one as applied. On any error nothing of the batch stays, and the error is
 // an *ApplyError naming the transaction.
+//
+// Consecutive changesets are merged with a SQLite changegroup and applied in
+// one call (a changeset apply costs about 100 µs of setup; merging costs a
+// few µs per changeset). When a merged apply fails, the batch is rolled back
+// and replayed one transaction at a time, so the error names the exact
+// transaction.
 func (w *Writer) Apply(txns []ApplyTxn) error {
 	if len(txns) == 0 {
 		return nil
 	}
+	err := w.applyBatch(txns, true)
+	if err != nil && errors.Is(err, errMerged) {
+		err = w.applyBatch(txns, false)
+	}
+	return err
+}
+
+// errMerged marks a failure of a merged apply, which names no transaction.
+var errMerged = errors.New("merged changeset apply failed")
+
+func (w *Writer) applyBatch(txns []ApplyTxn, merge bool) error {
 	if err := w.Begin(); err != nil {
 		return err
 	}
+	a := applier{w: w, merge: merge}
+	defer a.close()
 	for i := range txns {
-		if table, err := w.applyOne(&txns[i]); err != nil {
+		if table, err := a.txn(&txns[i]); err != nil {
 			w.Rollback()
+			if errors.Is(err, errMerged) {
+				return err
+			}
 			return &ApplyError{LSN: txns[i].End, GTID: txns[i].GTID, Table: table, Err: err}
 		}
 	}
 	last := &txns[len(txns)-1]
+	if _, err := a.flush(); err != nil {
+		w.Rollback()
+		if errors.Is(err, errMerged) {
+			return err
+		}
+		return &ApplyError{LSN: last.End, GTID: last.GTID, Err: err}
+	}
 	if err := w.Commit(last.End, last.GTID); err != nil {
 		w.Rollback()
 		return &ApplyError{LSN: last.End, GTID: last.GTID, Err: err}
@@ -44,7 +74,38 @@ func (w *Writer) Apply(txns []ApplyTxn) error {
 	return nil
 }
 
-func (w *Writer) applyOne(t *ApplyTxn) (table string, err error) {
+// applier replays entries, merging consecutive changesets.
+type applier struct {
+	w       *Writer
+	merge   bool
+	cg      *sqlite.Changegroup
+	pending int
+}
+
+func (a *applier) close() {
+	if a.cg != nil {
+		a.cg.Clear()
+	}
+}
+
+// flush applies the merged changesets.
+func (a *applier) flush() (string, error) {
+	if a.pending == 0 {
+		return "", nil
+	}
+	var buf bytes.Buffer
+	if _, err := a.cg.WriteTo(&buf); err != nil {
+		return "", err
+	}
+	a.cg.Clear()
+	a.cg, a.pending = nil, 0
+	if table, err := a.w.applyChangeset(buf.Bytes()); err != nil {
+		return table, fmt.Errorf("%w: %w", errMerged, err)
+	}
+	return "", nil
+}
+
+func (a *applier) txn(t *ApplyTxn) (table string, err error) {
 	entries, err := payload.Decode(t.Payload)
 	if err != nil {
 		return "", err
@@ -53,16 +114,34 @@ func (w *Writer) applyOne(t *ApplyTxn) (table string, err error) {
 		e := &entries[i]
 		switch e.Type {
 		case payload.TypeChangeset:
-			if table, err := w.applyChangeset(e.Changeset); err != nil {
+			if table, err := a.w.checkSchema(e.Changeset); err != nil {
 				return table, err
 			}
+			if !a.merge {
+				if table, err := a.w.applyChangeset(e.Changeset); err != nil {
+					return table, err
+				}
+				continue
+			}
+			if a.cg == nil {
+				if a.cg, err = sqlite.NewChangegroup(); err != nil {
+					return "", err
+				}
+			}
+			if err := a.cg.Add(bytes.NewReader(e.Changeset)); err != nil {
+				return "", err
+			}
+			a.pending++
 		case payload.TypeStatement, payload.TypeDDL:
-			if err := w.applyStatement(e); err != nil {
+			if table, err := a.flush(); err != nil {
+				return table, err
+			}
+			if err := a.w.applyStatement(e); err != nil {
 				return "", fmt.Errorf("%s %q: %w", e.Type, e.SQL, err)
 			}
 			if e.Type == payload.TypeDDL {
-				w.ddl = true
-				if err := w.reloadSchema(); err != nil {
+				a.w.ddl = true
+				if err := a.w.reloadSchema(); err != nil {
 					return "", err
 				}
 			}
@@ -71,24 +150,25 @@ func (w *Writer) applyOne(t *ApplyTxn) (table string, err error) {
 	return "", nil
 }
 
-func (w *Writer) applyChangeset(cs []byte) (string, error) {
-	var last *changeset.Table
-	err := changeset.Iterate(cs, func(t *changeset.Table, _ *changeset.Change) error {
-		if t == last {
-			return nil
-		}
-		last = t
-		return w.cap.schema.check(t)
-	})
+// checkSchema verifies every table a changeset names against the local
+// schema before SQLite's apply, which would skip mismatches silently.
+func (w *Writer) checkSchema(cs []byte) (string, error) {
+	tables, err := changeset.Tables(cs)
 	if err != nil {
-		if last != nil {
-			return last.Name, err
-		}
 		return "", err
 	}
+	for i := range tables {
+		if err := w.cap.schema.check(&tables[i]); err != nil {
+			return tables[i].Name, err
+		}
+	}
+	return "", nil
+}
+
+func (w *Writer) applyChangeset(cs []byte) (string, error) {
 	var conflict error
 	var table string
-	err = w.conn.ApplyChangeset(bytes.NewReader(cs), nil, func(ct sqlite.ConflictType, it *sqlite.ChangesetIterator) sqlite.ConflictAction {
+	err := w.conn.ApplyChangeset(bytes.NewReader(cs), nil, func(ct sqlite.ConflictType, it *sqlite.ChangesetIterator) sqlite.ConflictAction {
 		if conflict == nil {
 			if op, err := it.Operation(); err == nil {
 				table = op.TableName
