@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tandem-db/tandem/gtid"
 	"github.com/tandem-db/tandem/lsn"
@@ -81,9 +82,12 @@ const (
 	ReadNone
 	// ReadStrong is served by the primary holding its lease.
 	ReadStrong
+	// ReadBounded reads local data when this node's replication lag is at
+	// most QueryRequest.MaxLag, and fails otherwise.
+	ReadBounded
 )
 
-var readNames = [...]string{"weak", "none", "strong"}
+var readNames = [...]string{"weak", "none", "strong", "bounded"}
 
 // String returns the level's name.
 func (r ReadLevel) String() string {
@@ -150,4 +154,10 @@ type QueryRequest struct {
 	// one snapshot.
 	Transaction bool
 	Level       ReadLevel
+	// MaxLag is the most replication lag a bounded read accepts.
+	MaxLag time.Duration
+	// MinLSN makes the read wait (up to MinLSNWait) until this node has
+	// applied the LSN, a write's commit LSN: read-your-writes on a replica.
+	MinLSN     lsn.LSN
+	MinLSNWait time.Duration
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/gtid"
@@ -232,12 +233,36 @@ func TestService_QueryParams(t *testing.T) {
 	}
 }
 
+func TestService_QueryReadLevels(t *testing.T) {
+	for _, tt := range []struct {
+		query  string
+		level  command.ReadLevel
+		maxLag time.Duration
+		minLSN lsn.LSN
+	}{
+		{"?level=bounded&max_lag=2s", command.ReadBounded, 2 * time.Second, 0},
+		{"?freshness=500ms", command.ReadBounded, 500 * time.Millisecond, 0},
+		{"?level=none&min_lsn=0/00001A00", command.ReadNone, 0, 0x1A00},
+	} {
+		store := &fakeStore{}
+		h := newHandler(t, store)
+		checkStatus(t, do(t, h, "POST", "/db/query"+tt.query, `["SELECT 1"]`), http.StatusOK, "")
+		req := store.lastQuery(t)
+		if req.Level != tt.level || req.MaxLag != tt.maxLag || req.MinLSN != tt.minLSN {
+			t.Errorf("%s: got level %v max_lag %v min_lsn %v", tt.query, req.Level, req.MaxLag, req.MinLSN)
+		}
+	}
+}
+
 func TestService_QueryBadRequests(t *testing.T) {
 	h := newHandler(t, &fakeStore{})
 	checkStatus(t, do(t, h, "GET", "/db/query?level=eventual&q=SELECT+1", ""), http.StatusBadRequest, "weak, none, strong")
 	checkStatus(t, do(t, h, "GET", "/db/query", ""), http.StatusBadRequest, "missing query")
 	checkStatus(t, do(t, h, "GET", "/db/query?q=", ""), http.StatusBadRequest, "missing query")
-	checkStatus(t, do(t, h, "GET", "/db/query?q=SELECT+1&freshness=1s", ""), http.StatusBadRequest, "not supported")
+	checkStatus(t, do(t, h, "GET", "/db/query?q=SELECT+1&level=bounded", ""), http.StatusBadRequest, "needs max_lag")
+	checkStatus(t, do(t, h, "GET", "/db/query?q=SELECT+1&level=strong&max_lag=1s", ""), http.StatusBadRequest, "applies to level=bounded")
+	checkStatus(t, do(t, h, "GET", "/db/query?q=SELECT+1&min_lsn=zz", ""), http.StatusBadRequest, "min_lsn")
+	checkStatus(t, do(t, h, "GET", "/db/query?q=SELECT+1&max_lag=-1s", ""), http.StatusBadRequest, "max_lag")
 	checkStatus(t, do(t, h, "GET", "/db/query?q=%zz", ""), http.StatusBadRequest, "malformed")
 }
 

@@ -100,7 +100,8 @@ func (s *Service) query(w http.ResponseWriter, r *http.Request, bp *[]byte, p pa
 	stmts []command.Statement, start time.Time) {
 	ctx, cancel := requestContext(r, p)
 	defer cancel()
-	results, err := s.store.Query(ctx, &command.QueryRequest{Statements: stmts, Transaction: p.tx, Level: p.level})
+	results, err := s.store.Query(ctx, &command.QueryRequest{Statements: stmts, Transaction: p.tx, Level: p.level,
+		MaxLag: p.maxLag, MinLSN: p.minLSN, MinLSNWait: p.timeout})
 	if err != nil {
 		s.storeError(w, r, err)
 		return

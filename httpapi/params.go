@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/lsn"
 )
 
 // params are the query parameters of a request, checked once.
@@ -19,6 +20,8 @@ type params struct {
 	compress  bool
 	commit    command.CommitLevel
 	level     command.ReadLevel
+	maxLag    time.Duration
+	minLSN    lsn.LSN
 	// timeout bounds the request; zero means none.
 	timeout time.Duration
 	q       string
@@ -80,8 +83,15 @@ func parseParams(raw string) (params, error) {
 		case "queue":
 			err = fmt.Errorf("%w queue: queued writes are not supported: Tandem batches concurrent writes "+
 				"with group commit, so send the request without ?queue", ErrBadParam)
-		case "freshness", "freshness_strict":
-			err = fmt.Errorf("%w %s: bounded-staleness reads are not supported yet: use level=none or level=weak", ErrBadParam, key)
+		case "max_lag", "freshness":
+			// rqlite's freshness is the same bound as Tandem's max_lag.
+			p.maxLag, err = duration(key, v)
+		case "freshness_strict":
+			err = fmt.Errorf("%w %s: use level=bounded&max_lag=D, which always fails when the lag is over D", ErrBadParam, key)
+		case "min_lsn":
+			if p.minLSN, err = lsn.Parse(v); err != nil {
+				err = fmt.Errorf("%w min_lsn: %w (use the lsn of a write response)", ErrBadParam, err)
+			}
 		}
 		// Other rqlite parameters (wait, redirect, noleader, norwrandom,
 		// retries, ...) have no meaning here and are ignored, as rqlite
@@ -89,6 +99,15 @@ func parseParams(raw string) (params, error) {
 		if err != nil {
 			return p, err
 		}
+	}
+	if p.level == command.ReadBounded && p.maxLag == 0 {
+		return p, fmt.Errorf("%w level=bounded needs max_lag, e.g. level=bounded&max_lag=2s", ErrBadParam)
+	}
+	if p.maxLag > 0 && p.level != command.ReadBounded {
+		if _, ok := values["level"]; ok {
+			return p, fmt.Errorf("%w max_lag applies to level=bounded, not level=%s", ErrBadParam, p.level)
+		}
+		p.level = command.ReadBounded // rqlite's ?freshness alone implies it
 	}
 	return p, nil
 }
