@@ -74,6 +74,15 @@ func lastSegment(t *testing.T, dataDir string) (Segment, []Frame) {
 	return seg, frames
 }
 
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
 func truncateBy(t *testing.T, path string, cut int64) {
 	t.Helper()
 	fi, err := os.Stat(path)
@@ -213,6 +222,7 @@ func TestCrash_TornTail(t *testing.T) {
 			t.Fatalf("last record ends at %s, want the log end %s", last.End(), end)
 		}
 		truncateBy(t, seg.Path, 3)
+		cutSize := fileSize(t, seg.Path)
 		for attempt := 1; attempt <= 2; attempt++ {
 			p, err := n.tryStart()
 			if err == nil {
@@ -225,13 +235,19 @@ func TestCrash_TornTail(t *testing.T) {
 				t.Fatalf("start %d: %v; want the node to exit with an error", attempt, err)
 			}
 			for _, want := range []string{
-				"has applied up to LSN " + end.String(),
-				"the log ends at " + last.LSN.String(),
-				"restore the data dir from a backup or re-seed this node",
+				"corrupt log",
+				"segment " + seg.Name,
+				"LSN " + last.LSN.String(),
+				"the database has already applied up to LSN " + end.String(),
+				"not a torn tail",
+				"restore the segment from a replica or archive",
 			} {
 				if !strings.Contains(se.Stderr, want) {
 					t.Errorf("start %d: stderr lacks %q:\n%s", attempt, want, Tail(se.Stderr, 2048))
 				}
+			}
+			if got := fileSize(t, seg.Path); got != cutSize {
+				t.Errorf("start %d: the refused start changed segment %s: size %d, want %d", attempt, seg.Name, got, cutSize)
 			}
 			if se.ExitCode == 0 || strings.Contains(se.Stderr, "serving HTTP API") {
 				t.Errorf("start %d: exit code %d; the node must not serve:\n%s", attempt, se.ExitCode, Tail(se.Stderr, 2048))

@@ -77,22 +77,30 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
 		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), term: 1}
 
-	lopts := rlog.DefaultOptions()
-	lopts.Dir = filepath.Join(cfg.DataDir, "log")
-	lopts.SegmentSize = cfg.SegmentSize
-	lopts.Logger = logger
-	if cfg.LogFS != nil {
-		lopts.FS = cfg.LogFS
-	}
-	if n.log, err = rlog.Open(lopts); err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
-	}
+	// The database first: its applied LSN is the floor below which the
+	// log's recovery must not cut anything.
 	dbcfg := sqlitedb.DefaultConfig(filepath.Join(cfg.DataDir, "db.sqlite"))
 	dbcfg.Format = format
 	dbcfg.ReadConns = cfg.ReadConns
 	if n.db, err = sqlitedb.Open(dbcfg); err != nil {
-		n.log.Close()
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	applied, _, err := n.db.Applied(context.Background())
+	if err != nil {
+		n.db.Close()
+		return nil, err
+	}
+	lopts := rlog.DefaultOptions()
+	lopts.Dir = filepath.Join(cfg.DataDir, "log")
+	lopts.SegmentSize = cfg.SegmentSize
+	lopts.Logger = logger
+	lopts.Floor = applied
+	if cfg.LogFS != nil {
+		lopts.FS = cfg.LogFS
+	}
+	if n.log, err = rlog.Open(lopts); err != nil {
+		n.db.Close()
+		return nil, fmt.Errorf("open log: %w", err)
 	}
 	if err := n.recover(); err != nil {
 		n.db.Close()

@@ -33,6 +33,15 @@ func (n *Node) recover() error {
 		n.seq = last.Seq
 	}
 	n.recovery = recoveryInfo{Log: n.log.Recovered(), From: applied, To: applied}
+	if last := n.recovery.Log.Last; !last.GTID.IsZero() {
+		// The log's last record carries the term and commit time to go on
+		// from, whether or not SQLite has applied it.
+		n.term = max(n.term, last.Term)
+		n.clock.Update(last.HLC)
+		if last.GTID.Origin == n.id.UUID {
+			n.seq = max(n.seq, last.GTID.Seq)
+		}
+	}
 	end := n.log.End()
 	switch {
 	case applied > end:

@@ -26,6 +26,11 @@ type Options struct {
 	// replica seeded from a snapshot starts at the snapshot's LSN). It is
 	// ignored when Dir already holds segments.
 	StartLSN lsn.LSN
+	// Floor is an LSN the log is known to have held durably, such as the
+	// position the database has applied. Recovery never cuts below it: a
+	// bad record before Floor is corruption, not a torn tail, and the log
+	// refuses to open without changing anything.
+	Floor lsn.LSN
 	// FS is the file system; OSFS by default, FaultFS in fault tests.
 	FS FS
 	// Logger receives recovery warnings (a torn tail cut, an incomplete

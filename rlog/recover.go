@@ -28,6 +28,9 @@ type RecoveryInfo struct {
 	// Removed lists incomplete last segment files (a crash while creating
 	// them) that were removed.
 	Removed []string
+	// Last is the header (no payload) of the log's last record, zero when
+	// the segments scanned hold none.
+	Last Record
 }
 
 // scanBufferSize is the read buffer of a recovery scan.
@@ -169,11 +172,14 @@ func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, erro
 		return nil, fmt.Errorf("stat segment %s: %w", name, err)
 	}
 	size := fi.Size()
-	end, n, bad, err := scanRecords(f, size, first)
+	end, n, last, bad, err := scanRecords(f, size, first)
 	if err != nil {
 		return nil, fmt.Errorf("read segment %s: %w", name, err)
 	}
 	l.recovered.Records += n
+	if n > 0 {
+		l.recovered.Last = last
+	}
 	seg := newSegment(first, end)
 	if bad == nil {
 		return seg, nil
@@ -191,6 +197,10 @@ func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, erro
 		corrupt.Reason += "; valid records follow it, so this is not a torn tail"
 		return nil, corrupt
 	}
+	if end < l.opts.Floor {
+		corrupt.Reason += fmt.Sprintf("; the database has already applied up to LSN %s, so this record was durable and this is not a torn tail", l.opts.Floor)
+		return nil, corrupt
+	}
 	if err := f.Truncate(off); err != nil {
 		return nil, fmt.Errorf("cut torn tail of segment %s: %w", name, err)
 	}
@@ -203,41 +213,43 @@ func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, erro
 // returns the end of the valid prefix, the number of valid records, and
 // why the record at the end of the prefix is bad (nil when the prefix is
 // the whole file). err reports a failure to read.
-func scanRecords(f File, size int64, first lsn.LSN) (end lsn.LSN, n int, bad, err error) {
+func scanRecords(f File, size int64, first lsn.LSN) (end lsn.LSN, n int, last Record, bad, err error) {
 	br := bufio.NewReaderSize(io.NewSectionReader(f, SegmentHeaderSize, size-SegmentHeaderSize), scanBufferSize)
 	off, pos := int64(SegmentHeaderSize), first
 	var buf []byte
 	for off < size {
 		if left := size - off; left < frameHeaderSize {
-			return pos, n, fmt.Errorf("%w: %d stray bytes, less than a frame header", ErrTruncated, left), nil
+			return pos, n, last, fmt.Errorf("%w: %d stray bytes, less than a frame header", ErrTruncated, left), nil
 		}
 		buf = slices.Grow(buf[:0], frameHeaderSize)[:frameHeaderSize]
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return pos, n, nil, err
+			return pos, n, last, nil, err
 		}
 		rn, berr := bodyLen(binary.BigEndian.Uint32(buf))
 		if berr != nil {
-			return pos, n, berr, nil
+			return pos, n, last, berr, nil
 		}
 		if left := size - off; int64(rn) > left {
-			return pos, n, fmt.Errorf("%w: record of %d bytes, but only %d left in the file", ErrTruncated, rn, left), nil
+			return pos, n, last, fmt.Errorf("%w: record of %d bytes, but only %d left in the file", ErrTruncated, rn, left), nil
 		}
 		buf = slices.Grow(buf, rn-frameHeaderSize)[:rn]
 		if _, err := io.ReadFull(br, buf[frameHeaderSize:]); err != nil {
-			return pos, n, nil, err
+			return pos, n, last, nil, err
 		}
 		rec, _, derr := DecodeRecord(buf)
 		if derr != nil {
-			return pos, n, derr, nil
+			return pos, n, last, derr, nil
 		}
 		if rec.LSN != pos {
-			return pos, n, fmt.Errorf("%w: record says LSN %s but sits at LSN %s", ErrCorrupt, rec.LSN, pos), nil
+			return pos, n, last, fmt.Errorf("%w: record says LSN %s but sits at LSN %s", ErrCorrupt, rec.LSN, pos), nil
 		}
+		rec.Payload = nil // only the header is kept
+		last = rec
 		off += int64(rn)
 		pos += lsn.LSN(rn)
 		n++
 	}
-	return pos, n, nil, nil
+	return pos, n, last, nil, nil
 }
 
 // validRecordAfter reports whether data, read from file offset base of the
