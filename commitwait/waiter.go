@@ -1,0 +1,281 @@
+package commitwait
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/lsn"
+)
+
+// Result describes how a Wait ended without error.
+type Result struct {
+	// Acked is the level's watermark when the Wait returned: at least the
+	// LSN waited for, unless Async or Degraded is set.
+	Acked lsn.LSN
+	// Async reports that the config names no standby, so nothing was
+	// waited for.
+	Async bool
+	// Degraded reports that Fallback mode had degraded to asynchronous
+	// commit: the LSN was not acknowledged by the quorum.
+	Degraded bool
+}
+
+// Waiter holds the primary's acknowledgement watermarks, one per commit
+// level, and the Waits subscribed to them. It starts no goroutine; Update,
+// Disconnect and SetConfig wake the Waits they satisfy, and timeouts run on
+// Options.AfterFunc. It is safe for concurrent use.
+type Waiter struct {
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) func() bool
+	log       *slog.Logger
+
+	mu       sync.Mutex
+	cfg      Config
+	mode     Mode
+	timeout  time.Duration
+	standbys map[string]Positions // connected standbys
+	acked    [nLevels]lsn.LSN     // ackedAll(cfg, standbys)
+	queues   [nLevels]waitHeap    // pending Waits per level
+	closed   bool
+	degraded bool             // Fallback gave up waiting; see fallback.go
+	since    time.Time        // when degraded last changed
+	reason   string           // why it last changed
+	need     [nLevels]lsn.LSN // what the quorum must ack to recover
+}
+
+// NewWaiter returns a Waiter for the options; nil Now, AfterFunc and Logger
+// take their defaults.
+func NewWaiter(opts Options) (*Waiter, error) {
+	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	w := &Waiter{
+		now:       opts.Now,
+		afterFunc: opts.AfterFunc,
+		log:       opts.Logger,
+		cfg:       cloneConfig(opts.Config),
+		mode:      opts.Mode,
+		timeout:   opts.Timeout,
+		standbys:  map[string]Positions{},
+	}
+	w.since = w.now()
+	return w, nil
+}
+
+func cloneConfig(c Config) Config {
+	c.Names = append([]string(nil), c.Names...)
+	return c
+}
+
+// Wait returns once the quorum has acknowledged at at the level. Levels
+// off and local return at once, and so does every level under an async
+// config (Result.Async). Otherwise Wait blocks until the quorum
+// acknowledges, ctx ends, Close or FailAll is called, or Timeout passes:
+// then Strict mode returns a *TimeoutError and Fallback mode degrades
+// (Result.Degraded). The error says which standbys were missing.
+func (w *Waiter) Wait(ctx context.Context, level command.CommitLevel, at lsn.LSN) (Result, error) {
+	i, ok := levelIndex(level)
+	if !ok {
+		if level == command.CommitLocal || level == command.CommitOff {
+			return Result{}, nil
+		}
+		return Result{}, fmt.Errorf("commitwait: %w: %s", command.ErrBadCommitLevel, level)
+	}
+	w.mu.Lock()
+	switch {
+	case w.closed:
+		w.mu.Unlock()
+		return Result{}, ErrClosed
+	case w.cfg.Async():
+		w.mu.Unlock()
+		return Result{Async: true}, nil
+	case at <= w.acked[i]:
+		r := Result{Acked: w.acked[i]}
+		w.mu.Unlock()
+		return r, nil
+	case w.degraded:
+		w.need[i] = max(w.need[i], at)
+		r := Result{Acked: w.acked[i], Degraded: true}
+		w.mu.Unlock()
+		return r, nil
+	case ctx.Err() != nil:
+		err := w.ctxError(ctx, i, at)
+		w.mu.Unlock()
+		return Result{}, err
+	}
+	wt := &waiter{level: i, at: at, done: make(chan outcome, 1)}
+	heap.Push(&w.queues[i], wt)
+	if w.timeout > 0 {
+		wt.stop = w.afterFunc(w.timeout, func() { w.expire(wt) })
+	}
+	w.mu.Unlock()
+
+	select {
+	case o := <-wt.done:
+		return o.res, o.err
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	if wt.idx >= 0 {
+		w.finish(wt, Result{}, w.ctxError(ctx, i, at))
+	}
+	w.mu.Unlock()
+	o := <-wt.done // finished by us or, first, by an ack, timeout or Close
+	return o.res, o.err
+}
+
+// ctxError explains a Wait that its context ended. Call with mu held.
+func (w *Waiter) ctxError(ctx context.Context, i int, at lsn.LSN) error {
+	return fmt.Errorf("commitwait: %s %s wait for LSN %s ended (%s): %w",
+		remoteLevels[i], w.cfg, at, describeStandbys(w.cfg, remoteLevels[i], w.standbys), context.Cause(ctx))
+}
+
+// Update records a standby's acknowledged positions and wakes the Waits
+// they satisfy. Positions are taken as given: a standby that reports less
+// than before (a reseeded node) lowers the watermark rather than being
+// credited with records it no longer has.
+func (w *Waiter) Update(name string, p Positions) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.standbys[name] = p
+	w.recompute()
+}
+
+// Disconnect forgets a standby. Under FIRST k the next standby by priority
+// takes its place in the sync set, and may release Waits.
+func (w *Waiter) Disconnect(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	delete(w.standbys, name)
+	w.recompute()
+}
+
+// SetConfig changes the config, mode and timeout live. Pending Waits are
+// judged against the new config at once (an async config releases them
+// with Result.Async); a new timeout applies to Waits that start later.
+// Making the config async or the mode Strict ends a degradation.
+func (w *Waiter) SetConfig(cfg Config, mode Mode, timeout time.Duration) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := validateMode(mode, timeout); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.cfg, w.mode, w.timeout = cloneConfig(cfg), mode, timeout
+	if cfg.Async() {
+		w.finishAll(func(*waiter) (Result, error) { return Result{Async: true}, nil })
+	}
+	switch {
+	case !w.degraded:
+	case cfg.Async():
+		w.recover("standby config is now async")
+	case mode == Strict:
+		w.recover("mode is now strict")
+	}
+	w.recompute()
+	return nil
+}
+
+// FailAll fails every pending Wait with err, wrapped with its level and
+// LSN. The primary calls it when it loses its lease, after it has stopped
+// accepting writes; Waits that start later are not affected.
+func (w *Waiter) FailAll(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finishAll(func(wt *waiter) (Result, error) {
+		return Result{}, fmt.Errorf("commitwait: %s wait for LSN %s: %w", remoteLevels[wt.level], wt.at, err)
+	})
+}
+
+// Close fails every pending and later Wait with ErrClosed and ignores later
+// updates. It always returns nil.
+func (w *Waiter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.finishAll(func(*waiter) (Result, error) { return Result{}, ErrClosed })
+	return nil
+}
+
+// recompute refreshes the watermarks, wakes the Waits they satisfy and ends
+// a degradation once the quorum has caught up. Call with mu held.
+func (w *Waiter) recompute() {
+	w.acked = ackedAll(w.cfg, w.standbys)
+	for i := range w.queues {
+		q := &w.queues[i]
+		for q.Len() > 0 && (*q)[0].at <= w.acked[i] {
+			w.finish((*q)[0], Result{Acked: w.acked[i]}, nil)
+		}
+	}
+	if w.degraded {
+		w.maybeRecover()
+	}
+}
+
+// expire handles a Wait's timeout. Call without mu.
+func (w *Waiter) expire(wt *waiter) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wt.idx < 0 {
+		return // finished while the timer fired
+	}
+	level := remoteLevels[wt.level]
+	if w.mode == Fallback {
+		w.degrade(notReached(w.cfg, level, wt.at, w.timeout, w.standbys))
+		return
+	}
+	w.finish(wt, Result{}, &TimeoutError{
+		Level: level, LSN: wt.at, Config: cloneConfig(w.cfg), After: w.timeout,
+		Standbys: clonePositions(w.standbys),
+	})
+}
+
+// finish removes a pending Wait, stops its timer and hands it its outcome.
+// Call with mu held.
+func (w *Waiter) finish(wt *waiter, r Result, err error) {
+	heap.Remove(&w.queues[wt.level], wt.idx)
+	if wt.stop != nil {
+		wt.stop()
+	}
+	wt.done <- outcome{r, err}
+}
+
+// finishAll finishes every pending Wait with what f returns for it. Call
+// with mu held.
+func (w *Waiter) finishAll(f func(*waiter) (Result, error)) {
+	for i := range w.queues {
+		for w.queues[i].Len() > 0 {
+			wt := w.queues[i][0]
+			r, err := f(wt)
+			w.finish(wt, r, err)
+		}
+	}
+}
+
+func clonePositions(m map[string]Positions) map[string]Positions {
+	c := make(map[string]Positions, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
