@@ -145,6 +145,9 @@ type ExecuteResponse struct {
 	LSN lsn.LSN
 	// GTID names the transaction; zero when nothing was written.
 	GTID gtid.GTID
+	// Warning tells the client about a weaker outcome than it asked for,
+	// such as a commit while synchronous replication was degraded.
+	Warning string
 }
 
 // QueryRequest is a read request, served from a read-only connection.

@@ -21,6 +21,7 @@ type response struct {
 	allRows bool
 	lsn     lsn.LSN
 	gtid    gtid.GTID
+	warning string
 	seconds float64
 }
 
@@ -67,6 +68,10 @@ func (e *encoder) encode(r *response) error {
 	if !r.gtid.IsZero() {
 		e.b = append(e.b, `,"gtid":`...)
 		e.b = appendGTID(e.b, r.gtid)
+	}
+	if r.warning != "" {
+		e.b = append(e.b, `,"warning":`...)
+		e.b = appendString(e.b, r.warning)
 	}
 	if e.timings {
 		e.b = append(e.b, `,"time":`...)

@@ -91,7 +91,7 @@ func (s *Service) execute(w http.ResponseWriter, r *http.Request, bp *[]byte, p 
 	}
 	out := response{seconds: time.Since(start).Seconds()}
 	if res != nil {
-		out.results, out.lsn, out.gtid = res.Results, res.LSN, res.GTID
+		out.results, out.lsn, out.gtid, out.warning = res.Results, res.LSN, res.GTID, res.Warning
 	}
 	s.writeResponse(w, r, bp, p, &out, rowsNull)
 }

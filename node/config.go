@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/tandem-db/tandem/commitwait"
 	"github.com/tandem-db/tandem/httpapi"
 	"github.com/tandem-db/tandem/rlog"
 	"github.com/tandem-db/tandem/sqlitedb"
@@ -39,6 +40,37 @@ type Config struct {
 	ReadConns int `yaml:"read-conns"`
 	// WriteTimeout bounds how long a write request may wait for its commit.
 	WriteTimeout time.Duration `yaml:"write-timeout"`
+	// ReplAddr is the replication listen address; empty means none.
+	ReplAddr string `yaml:"repl-addr"`
+	// Primary is the upstream's replication address. Setting it makes
+	// this node a replica; the upstream may itself be a replica.
+	Primary string `yaml:"primary"`
+	// ClusterSecret authenticates replication connections.
+	ClusterSecret string `yaml:"cluster-secret"`
+	// Compression asks for zstd on replication connections.
+	Compression bool `yaml:"compression"`
+	// SyncStandbys names the standbys whose acks count, like PostgreSQL's
+	// synchronous_standby_names: "FIRST 1 (n2,n3)" or "ANY 1 (n2,n3)".
+	SyncStandbys string `yaml:"sync-standbys"`
+	// SyncMode is strict (block, then fail) or fallback (degrade to async
+	// after SyncTimeout).
+	SyncMode string `yaml:"sync-mode"`
+	// SyncTimeout bounds a commit wait.
+	SyncTimeout time.Duration `yaml:"sync-timeout"`
+	// SyncPoint is after_sync (a transaction is visible only once its acks
+	// arrived) or after_commit (visible at once, acknowledged after acks).
+	SyncPoint string `yaml:"sync-point"`
+	// ApplyDelay makes a delayed standby: records are received and flushed
+	// at once, and applied this long after their commit.
+	ApplyDelay time.Duration `yaml:"apply-delay"`
+	// MaxSlotLogSize caps how far (bytes) a replica's slot may hold the
+	// log; a replica beyond it is marked lost and must re-seed.
+	MaxSlotLogSize int64 `yaml:"max-slot-log-size"`
+	// ForwardWrites makes a replica forward writes (and weak or strong
+	// reads) to the primary; otherwise they are refused naming it.
+	ForwardWrites bool `yaml:"forward-writes"`
+	// Heartbeat is the replication heartbeat interval.
+	Heartbeat time.Duration `yaml:"heartbeat"`
 	// Logger receives the node's log; nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
 	// LogFS is the file system under the log; nil means the real one.
@@ -60,6 +92,12 @@ func DefaultConfig() Config {
 		MaxStatements:   h.MaxStatements,
 		ReadConns:       4,
 		WriteTimeout:    30 * time.Second,
+		SyncMode:        "strict",
+		SyncTimeout:     10 * time.Second,
+		SyncPoint:       "after_sync",
+		MaxSlotLogSize:  4 << 30,
+		ForwardWrites:   true,
+		Heartbeat:       time.Second,
 	}
 }
 
@@ -85,6 +123,22 @@ func (c *Config) Validate() error {
 	}
 	if c.LogRetainBytes < 0 {
 		errs = append(errs, fmt.Errorf("log retain bytes %d is negative", c.LogRetainBytes))
+	}
+	if _, err := commitwait.Parse(c.SyncStandbys); err != nil {
+		errs = append(errs, fmt.Errorf("sync standbys: %w", err))
+	}
+	if _, err := commitwait.ParseMode(c.SyncMode); err != nil {
+		errs = append(errs, fmt.Errorf("sync mode: %w", err))
+	}
+	if c.SyncPoint != "after_sync" && c.SyncPoint != "after_commit" {
+		errs = append(errs, fmt.Errorf("sync point %q: use after_sync or after_commit", c.SyncPoint))
+	}
+	if (c.ReplAddr != "" || c.Primary != "") && c.ClusterSecret == "" {
+		errs = append(errs, errors.New("replication needs --cluster-secret: every node of the cluster must be given the same secret"))
+	}
+	if c.ApplyDelay < 0 || c.SyncTimeout < 0 || c.Heartbeat <= 0 || c.MaxSlotLogSize < 0 {
+		errs = append(errs, fmt.Errorf("apply delay (%v), sync timeout (%v) and max slot log size (%d) must not be negative, heartbeat (%v) must be positive",
+			c.ApplyDelay, c.SyncTimeout, c.MaxSlotLogSize, c.Heartbeat))
 	}
 	if c.WriteTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("write timeout %v must be positive", c.WriteTimeout))

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tandem-db/tandem/commitwait"
 	"github.com/tandem-db/tandem/gtid"
 	"github.com/tandem-db/tandem/hlc"
 	"github.com/tandem-db/tandem/httpapi"
@@ -48,6 +49,9 @@ type Node struct {
 	closing chan struct{}
 	once    sync.Once
 
+	waiter      *commitwait.Waiter
+	afterCommit bool
+
 	term     uint64
 	seq      uint64 // last GTID sequence number this node assigned
 	failed   atomic.Pointer[error]
@@ -75,7 +79,15 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
-		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), term: 1}
+		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), term: 1,
+		afterCommit: cfg.SyncPoint == "after_commit"}
+	wopts := commitwait.DefaultOptions()
+	wopts.Config, _ = commitwait.Parse(cfg.SyncStandbys)
+	wopts.Mode, _ = commitwait.ParseMode(cfg.SyncMode)
+	wopts.Timeout, wopts.Logger = cfg.SyncTimeout, logger
+	if n.waiter, err = commitwait.NewWaiter(wopts); err != nil {
+		return nil, fmt.Errorf("sync standbys: %w", err)
+	}
 
 	// The database first: its applied LSN is the floor below which the
 	// log's recovery must not cut anything.
@@ -165,6 +177,7 @@ func (n *Node) Close() error {
 		if n.cancel != nil {
 			n.cancel()
 		}
+		n.waiter.Close()
 		n.wg.Wait()
 		errs = append(errs, n.db.Close(), n.log.Close())
 	})

@@ -14,12 +14,14 @@ import (
 
 // writeReq is a client transaction waiting for the writer.
 type writeReq struct {
-	ctx  context.Context
-	req  *command.ExecuteRequest
-	resp *command.ExecuteResponse
-	err  error
-	done chan struct{}
-	rec  *rlog.Record
+	ctx      context.Context
+	req      *command.ExecuteRequest
+	resp     *command.ExecuteResponse
+	err      error
+	done     chan struct{}
+	rec      *rlog.Record
+	syncErr  error // the standbys did not confirm it (strict mode timed out)
+	deferred bool  // replied by an after_commit waiter, not by the writer
 }
 
 func (w *writeReq) reply(resp *command.ExecuteResponse, err error) {
@@ -130,6 +132,14 @@ func (n *Node) commitBatch(batch []*writeReq) {
 	}
 	n.stats.fsyncNanos.Add(uint64(time.Since(start)))
 	last := recs[len(recs)-1].GTID
+	level := strongestLevel(batch)
+	wait := level >= command.CommitRemoteWrite && !n.afterCommit
+	if wait {
+		// after_sync: the batch becomes visible only once the standbys the
+		// levels need have it, so no reader sees what a failover could lose.
+		res, err := n.waiter.Wait(n.ctx, level, end)
+		n.noteSync(batch, res, err)
+	}
 	if err := w.Commit(end, last); err != nil {
 		// The records are durable and will be applied at the next start,
 		// so the outcome is not a failure the client may retry blindly.
@@ -137,6 +147,11 @@ func (n *Node) commitBatch(batch []*writeReq) {
 		n.fail(err)
 		n.failBatch(batch, fmt.Errorf("SQLite commit failed after the log was made durable (the transaction will be applied when the node restarts): %w", err))
 		return
+	}
+	n.committed(end)
+	if level >= command.CommitRemoteWrite && !wait {
+		// after_commit: visible now, acknowledged once the standbys have it.
+		n.waitAndReply(batch, end)
 	}
 	n.stats.batches.Add(1)
 	n.stats.transactions.Add(uint64(len(recs)))
@@ -182,14 +197,10 @@ func (n *Node) failBatch(batch []*writeReq, err error) {
 // early is set, the rest otherwise.
 func (n *Node) replyAll(batch []*writeReq, early bool) {
 	for _, r := range batch {
-		if (r.req.Commit == command.CommitOff) != early || isClosed(r.done) {
+		if (r.req.Commit == command.CommitOff) != early || r.deferred || isClosed(r.done) {
 			continue
 		}
-		if r.rec != nil {
-			r.resp.LSN, r.resp.GTID = r.rec.End(), r.rec.GTID
-		}
-		n.stats.requests.Add(1)
-		r.reply(r.resp, nil)
+		n.replyOne(r)
 	}
 }
 
