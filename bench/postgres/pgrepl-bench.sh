@@ -24,7 +24,7 @@ CLIENTS=8
 THREADS=2
 START_TIMEOUT=60   # seconds for any single wait (server start, streaming, catch-up)
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "pgrepl-bench: $*" >&2; exit 1; }
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
