@@ -1,0 +1,307 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-db/tandem/lsn"
+)
+
+// maxUnsynced is how many received bytes may be appended before the
+// receiver syncs even though more data is already waiting.
+const maxUnsynced = 8 << 20
+
+// receiver is one connection of a Client: after the handshake it installs
+// a seed if one comes, then appends records, syncs, and acks.
+type receiver struct {
+	cl        *Client
+	c         *conn
+	keepalive time.Duration // the upstream's heartbeat: ack at least this often
+	pos       lsn.LSN       // LSN the next record must have
+	lastTerm  uint64        // term of the last record received
+	upDurable lsn.LSN       // upstream's durable end, as last heard
+	unsynced  int
+	progress  bool // records arrived, or a seed was installed
+
+	seeding          atomic.Bool
+	written, flushed atomic.Uint64
+	flushKick        chan struct{}
+}
+
+// session runs one connection until it fails or ctx ends. progressed says
+// whether it got anywhere, which resets the backoff.
+func (cl *Client) session(ctx context.Context) (progressed bool, err error) {
+	cl.update(func(st *ClientStatus) { st.State, st.Connected = StateConnecting, false })
+	d := net.Dialer{Timeout: handshakeTimeout}
+	nc, err := d.DialContext(ctx, "tcp", cl.cfg.Upstream)
+	if err != nil {
+		return false, fmt.Errorf("connect to upstream %s: %w", cl.cfg.Upstream, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	defer stop()
+	c := newConn(nc, handshakeTimeout)
+	c.bytes = &cl.bytes
+	defer c.close()
+
+	h, w, err := cl.handshake(c)
+	if err != nil {
+		return false, cl.tellUpstream(c, err)
+	}
+	timeout := cl.cfg.Timeout
+	if timeout == 0 {
+		timeout = 3 * max(w.Heartbeat, time.Millisecond)
+	}
+	if err := c.established(timeout, w.Zstd); err != nil {
+		return false, err
+	}
+	r := &receiver{cl: cl, c: c, keepalive: max(w.Heartbeat, time.Millisecond), pos: w.Start, upDurable: w.End, flushKick: make(chan struct{}, 1)}
+	r.seeding.Store(h.Seed)
+	r.written.Store(uint64(w.Start))
+	r.flushed.Store(uint64(w.Start))
+	cl.update(func(st *ClientStatus) {
+		st.Connected, st.Compression, st.Connects = true, w.Zstd, st.Connects+1
+		st.State = StateCatchup
+		if h.Seed {
+			st.State = StateSeeding
+		} else {
+			st.ReceivedLSN, st.WrittenLSN, st.FlushedLSN = w.Start, w.Start, w.Start
+		}
+		st.PrimaryLSN = w.End
+	})
+	cl.log.Info("stream: connected to upstream", "start", w.Start, "seed", h.Seed, "term", w.Term, "upstream_end", w.End, "compression", w.Zstd)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil)
+	wg.Go(func() { cancel(r.sendAcks(ctx)) })
+
+	if h.Seed {
+		if err := r.installSeed(); err != nil {
+			return false, cl.tellUpstream(c, cause(ctx, err))
+		}
+	}
+	err = r.receive()
+	return r.progress, cl.tellUpstream(c, cause(ctx, err))
+}
+
+// cause prefers the reason ctx was cancelled (the ack writer failed, Run
+// is stopping) over the read error the cancellation provoked.
+func cause(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil && ctx.Err() != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
+	return err
+}
+
+// tellUpstream sends the upstream an Error for a refusal or a protocol
+// violation this client detected, so that its log says why the replica
+// left, before the connection closes. It returns err.
+func (cl *Client) tellUpstream(c *conn, err error) error {
+	var e *Error
+	switch {
+	case errors.As(err, &e) && err == error(e): // ours, not the upstream's
+	case errors.Is(err, ErrProtocol):
+		e = Errorf(CodeBadRequest, "replica %s: %v", cl.cfg.NodeID, err)
+	default:
+		return err
+	}
+	_ = refuse(c, e)
+	return err
+}
+
+// next returns the next message other than a Heartbeat, which it handles.
+// An Error from the upstream ends the stream.
+func (r *receiver) next() (Message, error) {
+	for {
+		// Group commit on the replica: sync once no more data is already
+		// buffered, rather than after every batch.
+		if r.unsynced > 0 && !r.c.buffered() {
+			if err := r.sync(); err != nil {
+				return nil, err
+			}
+		}
+		m, err := r.c.recv()
+		if err != nil {
+			return nil, err
+		}
+		r.cl.update(func(st *ClientStatus) { st.LastMessage = time.Now() })
+		switch m := m.(type) {
+		case *Heartbeat:
+			if err := r.heartbeat(m); err != nil {
+				return nil, err
+			}
+			continue
+		case *Error:
+			return nil, fmt.Errorf("upstream %s refused: %w", r.cl.cfg.Upstream, m)
+		}
+		return m, nil
+	}
+}
+
+func (r *receiver) heartbeat(m *Heartbeat) error {
+	if err := r.cl.observeTerm(m.Term, "Heartbeat"); err != nil {
+		return err
+	}
+	r.upDurable = m.Durable
+	r.cl.update(func(st *ClientStatus) {
+		st.PrimaryLSN, st.PrimaryTime = m.Durable, m.Time
+		if !r.seeding.Load() {
+			st.State = r.state()
+		}
+	})
+	return nil
+}
+
+func (r *receiver) state() string {
+	if r.pos >= r.upDurable {
+		return StateStreaming
+	}
+	return StateCatchup
+}
+
+// installSeed receives a seed into the Sink.
+func (r *receiver) installSeed() error {
+	m, err := r.next()
+	if err != nil {
+		return err
+	}
+	ss, ok := m.(*SeedStart)
+	if !ok {
+		return protocolErr("got %s, want SeedStart after asking for a seed", m.Type())
+	}
+	r.cl.seedBegin(ss.Size, ss.LSN)
+	sr := newSeedReader(r, ss.Size)
+	if err := r.cl.sink.InstallSeed(sr, ss.Size, ss.LSN); err != nil {
+		if sr.err != nil {
+			return fmt.Errorf("receive seed: %w", sr.err)
+		}
+		return fmt.Errorf("install seed at LSN %s: %w", ss.LSN, err)
+	}
+	if !sr.complete() {
+		return fmt.Errorf("install seed at LSN %s: the sink took %d of %d bytes before installing; it must read the seed to EOF", ss.LSN, sr.given, ss.Size)
+	}
+	r.pos = ss.LSN
+	r.written.Store(uint64(ss.LSN))
+	r.flushed.Store(uint64(ss.LSN))
+	r.seeding.Store(false)
+	r.progress = true
+	r.cl.seedDone()
+	r.cl.update(func(st *ClientStatus) {
+		st.ReceivedLSN, st.WrittenLSN, st.FlushedLSN, st.State = ss.LSN, ss.LSN, ss.LSN, r.state()
+	})
+	r.kickAck()
+	return nil
+}
+
+// receive appends Records until the connection fails.
+func (r *receiver) receive() error {
+	for {
+		m, err := r.next()
+		if err != nil {
+			return err
+		}
+		recs, ok := m.(*Records)
+		if !ok {
+			return protocolErr("got %s while streaming, want Records or Heartbeat", m.Type())
+		}
+		if err := r.records(recs); err != nil {
+			return err
+		}
+	}
+}
+
+// records checks a batch whole, then appends it. next syncs once no more
+// data is waiting; records syncs when much is unsynced.
+func (r *receiver) records(m *Records) error {
+	recs, err := m.Decode()
+	if err != nil {
+		return err
+	}
+	if first := recs[0].LSN; first != r.pos {
+		return protocolErr("Records start at LSN %s, want %s where this replica's log ends", first, r.pos)
+	}
+	term := r.lastTerm
+	for _, rec := range recs {
+		if rec.Term < term {
+			return protocolErr("record at LSN %s has term %d after a record of term %d", rec.LSN, rec.Term, term)
+		}
+		term = rec.Term
+	}
+	end := recs[len(recs)-1].End()
+	if term > r.cl.sink.HighestTerm() {
+		if err := r.cl.sink.ObserveTerm(term); err != nil {
+			return Errorf(CodeTermTooLow, "records up to LSN %s carry term %d, which this node refuses: %v", end, term, err)
+		}
+	}
+	r.cl.update(func(st *ClientStatus) { st.ReceivedLSN = end })
+	if err := r.cl.sink.Append(recs); err != nil {
+		return fmt.Errorf("append records %s..%s to the local log: %w", r.pos, end, err)
+	}
+	r.lastTerm, r.pos, r.progress = term, end, true
+	r.upDurable = max(r.upDurable, end)
+	r.written.Store(uint64(end))
+	r.unsynced += len(m.Data)
+	r.cl.update(func(st *ClientStatus) { st.WrittenLSN, st.State = end, r.state() })
+	if r.unsynced >= maxUnsynced {
+		return r.sync()
+	}
+	return nil
+}
+
+// sync makes the appended records durable and acks.
+func (r *receiver) sync() error {
+	flushed, err := r.cl.sink.Sync()
+	if err != nil {
+		return fmt.Errorf("sync the local log at LSN %s: %w", r.pos, err)
+	}
+	r.unsynced = 0
+	r.flushed.Store(uint64(flushed))
+	r.cl.update(func(st *ClientStatus) { st.FlushedLSN = flushed })
+	r.kickAck()
+	return nil
+}
+
+func (r *receiver) kickAck() {
+	select {
+	case r.flushKick <- struct{}{}:
+	default:
+	}
+}
+
+// sendAcks acks every AckInterval when a position moved, at once after a
+// flush or NotifyApplied, and at least every upstream heartbeat interval
+// as a keepalive. While a seed is coming it sends zero keepalives, which
+// the server ignores.
+func (r *receiver) sendAcks(ctx context.Context) error {
+	t := time.NewTicker(min(r.cl.cfg.AckInterval, r.keepalive))
+	defer t.Stop()
+	var last Ack
+	var lastAt time.Time
+	for first := true; ; first = false {
+		a := Ack{Time: time.Now()}
+		if !r.seeding.Load() {
+			a.Write, a.Flush, a.Apply = lsn.LSN(r.written.Load()), lsn.LSN(r.flushed.Load()), r.cl.sink.Applied()
+		}
+		moved := a.Write != last.Write || a.Flush != last.Flush || a.Apply != last.Apply
+		if first || moved || a.Time.Sub(lastAt) >= r.keepalive {
+			if err := r.c.send(&a); err != nil {
+				return fmt.Errorf("send ack: %w", err)
+			}
+			last, lastAt = a, a.Time
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-r.flushKick:
+		case <-r.cl.kick:
+		}
+	}
+}
