@@ -76,7 +76,9 @@ type ClientStatus struct {
 	FlushedLSN  lsn.LSN   `json:"flushed_lsn"`  // what Sink.Sync returned last
 	LastMessage time.Time `json:"last_message"`
 	// The upstream's durable end, clock and term, from its last heartbeat.
-	PrimaryLSN  lsn.LSN      `json:"primary_lsn"`
+	PrimaryLSN lsn.LSN `json:"primary_lsn"`
+	// PrimaryHTTP is the primary's client API address, from Welcome.
+	PrimaryHTTP string       `json:"primary_http,omitempty"`
 	PrimaryTime time.Time    `json:"primary_time"`
 	Term        uint64       `json:"term"`
 	Seed        SeedProgress `json:"seed"`

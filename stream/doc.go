@@ -33,7 +33,7 @@
 //	2 Hello      version u16 | flags u8 (1: seed, 2: zstd) | UUID 16 | highest term u64 |
 //	             start LSN u64 (0 for a seed) | client nonce | node ID str8 | role str8 | MAC
 //	3 Welcome    flags u8 (1: zstd) | term u64 | start LSN u64 | end LSN u64 |
-//	             heartbeat ms u32 | MAC
+//	             heartbeat ms u32 | primary HTTP address: u8 length, UTF-8 | MAC
 //	4 Error      code u16 | message: u16 length, UTF-8
 //	5 Records    count u32 | count records exactly as rlog.AppendRecord encodes them
 //	6 Heartbeat  durable LSN u64 | unix nanos i64 | term u64
@@ -52,7 +52,7 @@
 //	Challenge{term, nonce}          ->
 //	                                <-     Hello{start | seed, MAC}
 //	  MAC = HMAC-SHA256(secret, nonce || Hello without MAC)
-//	Welcome{term, start, MAC'}      ->     or Error{code, message}, then close
+//	Welcome{term, start, primary HTTP address, MAC'}      ->     or Error{code, message}, then close
 //	  MAC' = HMAC-SHA256(secret, "tandem-welcome" || client nonce || Welcome without MAC')
 //	[SeedStart, SeedChunk*, SeedEnd] ->    only after a seed Hello
 //	Records*, Heartbeat*            ->

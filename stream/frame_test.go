@@ -64,7 +64,7 @@ func TestMessages_RoundTrip(t *testing.T) {
 		&Challenge{Version: ProtocolVersion, NodeID: "primary", UUID: primaryUUID, Term: 7, Nonce: [32]byte{1, 2}, Zstd: true},
 		&Hello{Version: ProtocolVersion, NodeID: "r1", UUID: replicaUUID, HighestTerm: 7, Start: 4096, Zstd: true, Role: RoleReplication, Nonce: [32]byte{3}, MAC: [32]byte{4}},
 		&Hello{Version: ProtocolVersion, NodeID: "r1", Seed: true},
-		&Welcome{Term: 7, Start: 4096, Zstd: true, End: 8192, Heartbeat: 1500 * time.Millisecond, MAC: [32]byte{5}},
+		&Welcome{Term: 7, Start: 4096, Zstd: true, End: 8192, Heartbeat: 1500 * time.Millisecond, PrimaryHTTP: "127.0.0.1:4001", MAC: [32]byte{5}},
 		Errorf(CodeSlotLost, "slot lost: re-seed"),
 		&Records{Count: 1, Data: []byte("opaque")},
 		&Heartbeat{Durable: 99, Time: now, Term: 7},

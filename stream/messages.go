@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tandem-db/tandem/gtid"
 	"github.com/tandem-db/tandem/lsn"
@@ -135,6 +136,10 @@ type Welcome struct {
 	// Heartbeat is the server's heartbeat interval, to millisecond
 	// precision; the client derives its dead-peer timeout from it.
 	Heartbeat time.Duration
+	// PrimaryHTTP is the client API address of the cluster's primary (for
+	// a cascading server, its own upstream's primary), where a replica
+	// forwards writes; empty when unknown.
+	PrimaryHTTP string
 	// MAC is HMAC-SHA256(secret, "tandem-welcome" || hello nonce || the
 	// encoding of the Welcome without MAC): the server's proof.
 	MAC [NonceSize]byte
@@ -155,7 +160,12 @@ func (m *Welcome) appendSigned(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, m.Term)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Start))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.End))
-	return binary.BigEndian.AppendUint32(b, uint32(min(m.Heartbeat.Milliseconds(), 1<<32-1)))
+	b = binary.BigEndian.AppendUint32(b, uint32(min(m.Heartbeat.Milliseconds(), 1<<32-1)))
+	addr := m.PrimaryHTTP
+	if len(addr) > MaxIDLength || !utf8.ValidString(addr) {
+		addr = "" // ServerConfig validation keeps this from happening
+	}
+	return append(append(b, byte(len(addr))), addr...)
 }
 
 // UnmarshalBinary decodes b into m.
@@ -166,6 +176,7 @@ func (m *Welcome) UnmarshalBinary(b []byte) error {
 	m.Start = lsn.LSN(d.u64("start LSN"))
 	m.End = lsn.LSN(d.u64("end LSN"))
 	m.Heartbeat = time.Duration(d.u32("heartbeat")) * time.Millisecond
+	m.PrimaryHTTP = d.string8("primary HTTP address")
 	d.bytes(m.MAC[:], "MAC")
 	return d.end()
 }

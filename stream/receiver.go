@@ -73,7 +73,7 @@ func (cl *Client) session(ctx context.Context) (progressed bool, err error) {
 		} else {
 			st.ReceivedLSN, st.WrittenLSN, st.FlushedLSN = w.Start, w.Start, w.Start
 		}
-		st.PrimaryLSN = w.End
+		st.PrimaryLSN, st.PrimaryHTTP = w.End, w.PrimaryHTTP
 	})
 	cl.log.Info("stream: connected to upstream", "start", w.Start, "seed", h.Seed, "term", w.Term, "upstream_end", w.End, "compression", w.Zstd)
 

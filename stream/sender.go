@@ -109,7 +109,7 @@ func (sn *sender) run() (err error) {
 	sn.sent.Store(sn.start.Load())
 	sn.seeding.Store(h.Seed)
 	zstdOn := s.cfg.Compression && h.Zstd
-	w := &Welcome{Term: src.Term(), Start: lsn.LSN(sn.start.Load()), Zstd: zstdOn, End: src.Durable(), Heartbeat: s.cfg.Heartbeat}
+	w := &Welcome{Term: src.Term(), Start: lsn.LSN(sn.start.Load()), Zstd: zstdOn, End: src.Durable(), Heartbeat: s.cfg.Heartbeat, PrimaryHTTP: src.PrimaryHTTP()}
 	w.MAC = welcomeMAC([]byte(s.cfg.Secret), h.Nonce, w)
 	if err := sn.c.send(w); err != nil {
 		return fmt.Errorf("send welcome: %w", err)

@@ -42,6 +42,9 @@ type Source interface {
 	// Detached is called once for each successful Attach, when that
 	// stream ends, with the reason; no Acked call follows.
 	Detached(replica string, err error)
+	// PrimaryHTTP is the client API address of the cluster's primary,
+	// sent to replicas so they can forward writes; "" when unknown.
+	PrimaryHTTP() string
 }
 
 // Snapshot is a consistent copy of the database, as Source.Seed returns
