@@ -64,7 +64,22 @@ type Config struct {
 	Level string
 	// Seed seeds the workers' random sources; 0 picks one from the clock.
 	Seed uint64
+	// HTTPClient chooses how the HTTP target talks to the node:
+	// HTTPClientRaw (the default, also when empty) or HTTPClientStd. The
+	// SQLite target ignores it.
+	HTTPClient string
 }
+
+// HTTP clients of the HTTP target.
+const (
+	// HTTPClientRaw is the bench's own minimal HTTP/1.1 client: one
+	// keep-alive connection per worker, request bodies built by hand,
+	// responses checked by a scan. It spends a fraction of the CPU of
+	// HTTPClientStd, CPU that the node gets when both share a machine.
+	HTTPClientRaw = "raw"
+	// HTTPClientStd is the client package: net/http and encoding/json.
+	HTTPClientStd = "std"
+)
 
 // DefaultConfig returns the defaults of `tandem bench`.
 func DefaultConfig() Config {
@@ -75,6 +90,8 @@ func DefaultConfig() Config {
 		BatchSize: 10,
 		Rows:      10000,
 		Level:     "weak",
+
+		HTTPClient: HTTPClientRaw,
 	}
 }
 
@@ -99,6 +116,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: batch size is %d, want at least 1", ErrBadConfig, c.BatchSize)
 	case c.Workload.needsRows() && c.Rows < 1:
 		return fmt.Errorf("%w: rows is %d, want at least 1 for %s", ErrBadConfig, c.Rows, c.Workload)
+	case c.HTTPClient != "" && c.HTTPClient != HTTPClientRaw && c.HTTPClient != HTTPClientStd:
+		return fmt.Errorf("%w: unknown HTTP client %q: use %s or %s", ErrBadConfig, c.HTTPClient, HTTPClientRaw, HTTPClientStd)
 	}
 	return nil
 }

@@ -34,6 +34,25 @@
 // makes sure every id in [1, Rows] exists, inserting the missing ones with
 // INSERT OR IGNORE in transactions of 500 rows.
 //
+// # HTTP clients
+//
+// The node and the load generator usually share a machine, so every
+// microsecond of CPU the generator spends per request is taken from the
+// node. By default (Config.HTTPClient "raw") the HTTP target therefore uses
+// its own minimal HTTP/1.1 client: one keep-alive connection per worker,
+// requests appended into a reused buffer, request bodies written by hand,
+// and responses checked by a small scanner that falls back to
+// encoding/json only for what is not plain success (a statement error, an
+// unexpected shape), which also supplies the error message. It allocates
+// nothing per request and costs well under half the CPU of "std", the
+// client package (net/http and encoding/json), which stays available for
+// comparison. Both send the same requests and judge responses alike: a
+// status other than 200, a failed statement, or a point-select without
+// exactly one row is an error. A connection that breaks fails the
+// operation in flight (counted, never retried: a write may have committed)
+// and the next operation dials again. The raw client speaks plain http; an
+// https address uses the client package.
+//
 // # Results
 //
 // An operation that fails is counted in Report.Errors and does not stop the

@@ -116,51 +116,57 @@ func newFakeNode(t *testing.T) (*fakeNode, string) {
 	return f, srv.URL
 }
 
+// TestHTTPTarget_Run runs the workloads through both HTTP clients.
 func TestHTTPTarget_Run(t *testing.T) {
 	const count, rows, batch = 100, 700, 4
-	for _, tc := range []struct {
-		workload Workload
-		want     int64 // rows in the table afterwards
-	}{
-		{Insert, count},
-		{Batch, count * batch},
-		{PointSelect, rows},
-	} {
-		t.Run(string(tc.workload), func(t *testing.T) {
-			f, url := newFakeNode(t)
-			h, err := NewHTTPTarget(url, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { h.Close() })
-			cfg := Config{Workload: tc.workload, Clients: 4, Count: count, BatchSize: batch, Rows: rows, Commit: "remote_apply", Level: "strong", Seed: 1}
-			rep, err := Run(context.Background(), cfg, h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Transactions != count || rep.Errors != 0 {
-				t.Errorf("transactions, errors = %d, %d (%v); want %d, 0", rep.Transactions, rep.Errors, rep.ErrorSamples, count)
-			}
-			var got int64
-			if err := f.db.QueryRow("SELECT count(*) FROM bench").Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("rows = %d, want %d", got, tc.want)
-			}
-			if f.commits["remote_apply"] == 0 || f.commits[""] != f.levels["strong"] {
-				t.Errorf("commit params %v, level params %v: want every write at remote_apply, every read at strong", f.commits, f.levels)
-			}
-			switch tc.workload {
-			case Batch:
-				if f.txs != count {
-					t.Errorf("requests with ?transaction = %d, want %d", f.txs, count)
+	for _, hc := range []string{HTTPClientRaw, HTTPClientStd} {
+		for _, tc := range []struct {
+			workload Workload
+			want     int64 // rows in the table afterwards
+		}{
+			{Insert, count},
+			{Batch, count * batch},
+			{PointSelect, rows},
+		} {
+			t.Run(hc+"/"+string(tc.workload), func(t *testing.T) {
+				f, url := newFakeNode(t)
+				h, err := NewHTTPTarget(url, 4)
+				if err != nil {
+					t.Fatal(err)
 				}
-			case PointSelect:
-				if f.txs != 2 { // setup: 700 rows in batches of 500
-					t.Errorf("requests with ?transaction = %d, want 2", f.txs)
+				t.Cleanup(func() { h.Close() })
+				cfg := Config{Workload: tc.workload, Clients: 4, Count: count, BatchSize: batch, Rows: rows, Commit: "remote_apply", Level: "strong", Seed: 1, HTTPClient: hc}
+				rep, err := Run(context.Background(), cfg, h)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				if h.Client() != hc {
+					t.Errorf("client in use = %s, want %s", h.Client(), hc)
+				}
+				if rep.Transactions != count || rep.Errors != 0 {
+					t.Errorf("transactions, errors = %d, %d (%v); want %d, 0", rep.Transactions, rep.Errors, rep.ErrorSamples, count)
+				}
+				var got int64
+				if err := f.db.QueryRow("SELECT count(*) FROM bench").Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != tc.want {
+					t.Errorf("rows = %d, want %d", got, tc.want)
+				}
+				if f.commits["remote_apply"] == 0 || f.commits[""] != f.levels["strong"] {
+					t.Errorf("commit params %v, level params %v: want every write at remote_apply, every read at strong", f.commits, f.levels)
+				}
+				switch tc.workload {
+				case Batch:
+					if f.txs != count {
+						t.Errorf("requests with ?transaction = %d, want %d", f.txs, count)
+					}
+				case PointSelect:
+					if f.txs != 2 { // setup: 700 rows in batches of 500
+						t.Errorf("requests with ?transaction = %d, want 2", f.txs)
+					}
+				}
+			})
+		}
 	}
 }

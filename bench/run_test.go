@@ -158,6 +158,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"batch", func(c *Config) { c.Workload, c.BatchSize = Batch, 0 }, ErrBadConfig},
 		{"rows", func(c *Config) { c.Workload, c.Rows = Mixed, 0 }, ErrBadConfig},
 		{"negative", func(c *Config) { c.Count = -1 }, ErrBadConfig},
+		{"http client", func(c *Config) { c.HTTPClient = "curl" }, ErrBadConfig},
 	} {
 		c := DefaultConfig()
 		tc.edit(&c)

@@ -97,6 +97,7 @@ first. Setup (creating the table, filling --rows rows) is not timed.`,
 	f.StringVar(&cfg.Commit, "commit", "", "commit level of writes (local, off, remote_write, remote_flush, remote_apply; default: the server's)")
 	f.StringVar(&cfg.Level, "level", cfg.Level, "read level of queries (weak, none, strong)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "random seed (0: from the clock)")
+	f.StringVar(&cfg.HTTPClient, "http-client", cfg.HTTPClient, "HTTP client: raw (lean, the bench's own) or std (net/http and encoding/json, for comparison)")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	return cmd
 }
