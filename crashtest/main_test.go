@@ -217,10 +217,10 @@ type status struct {
 	} `json:"db"`
 	Recovery struct {
 		Log struct {
-			End      lsn.LSN
-			Cut      bool
-			CutAt    lsn.LSN
-			CutBytes int64
+			End      lsn.LSN `json:"end_lsn"`
+			Cut      bool    `json:"cut"`
+			CutAt    lsn.LSN `json:"cut_at"`
+			CutBytes int64   `json:"cut_bytes"`
 		} `json:"log"`
 		From    lsn.LSN `json:"from_lsn"`
 		To      lsn.LSN `json:"to_lsn"`

@@ -51,7 +51,7 @@ func TestCrash_RecoveryStatus(t *testing.T) {
 		}
 	}
 	if log, ok := rec["log"].(map[string]any); ok {
-		for _, k := range []string{"End", "Cut", "CutAt", "CutBytes", "Records"} {
+		for _, k := range []string{"end_lsn", "cut", "cut_at", "cut_bytes", "records"} {
 			if _, ok := log[k]; !ok {
 				t.Errorf("status recovery.log lacks %q: %v", k, log)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-db/tandem/httpapi"
 	"github.com/tandem-db/tandem/rlog"
 	"github.com/tandem-db/tandem/sqlitedb"
+	"github.com/tandem-db/tandem/stream"
 )
 
 // Errors returned by a node.
@@ -51,16 +52,29 @@ type Node struct {
 
 	waiter      *commitwait.Waiter
 	afterCommit bool
+	replica     bool
+	ready       chan struct{} // closed once the database and log are open
+	needsSeed   atomic.Bool
+	applier     *applier
+	client      *stream.Client
+	server      atomic.Pointer[stream.Server]
+	slots       *slots
+	lag         *lagTracker
+	forwarder   *forwarder
 
-	term     uint64
+	visible  *watermark // primary: end LSN of the last batch visible in SQLite
+	term     atomic.Uint64
 	seq      uint64 // last GTID sequence number this node assigned
 	failed   atomic.Pointer[error]
 	recovery recoveryInfo
 	stats    writeStats
 }
 
-// Open opens the node's data directory, recovers it and starts the writer
-// and, when configured, the HTTP API.
+// Open opens the node's data directory, recovers it and starts its
+// goroutines: the writer on a primary; the stream client and the applier on
+// a replica; the replication server when ReplAddr is set; the HTTP API when
+// HTTPAddr is set. A replica with an empty data dir seeds itself from its
+// upstream first.
 func Open(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -79,8 +93,13 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
-		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), term: 1,
-		afterCommit: cfg.SyncPoint == "after_commit"}
+		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}),
+		afterCommit: cfg.SyncPoint == "after_commit", replica: cfg.Primary != "", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
+	term, err := loadTerm(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n.term.Store(term)
 	wopts := commitwait.DefaultOptions()
 	wopts.Config, _ = commitwait.Parse(cfg.SyncStandbys)
 	wopts.Mode, _ = commitwait.ParseMode(cfg.SyncMode)
@@ -88,43 +107,27 @@ func Open(cfg Config) (*Node, error) {
 	if n.waiter, err = commitwait.NewWaiter(wopts); err != nil {
 		return nil, fmt.Errorf("sync standbys: %w", err)
 	}
-
-	// The database first: its applied LSN is the floor below which the
-	// log's recovery must not cut anything.
-	dbcfg := sqlitedb.DefaultConfig(filepath.Join(cfg.DataDir, "db.sqlite"))
-	dbcfg.Format = format
-	dbcfg.ReadConns = cfg.ReadConns
-	if n.db, err = sqlitedb.Open(dbcfg); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	applied, _, err := n.db.Applied(context.Background())
-	if err != nil {
-		n.db.Close()
-		return nil, err
-	}
-	lopts := rlog.DefaultOptions()
-	lopts.Dir = filepath.Join(cfg.DataDir, "log")
-	lopts.SegmentSize = cfg.SegmentSize
-	lopts.Logger = logger
-	lopts.Floor = applied
-	if cfg.LogFS != nil {
-		lopts.FS = cfg.LogFS
-	}
-	if n.log, err = rlog.Open(lopts); err != nil {
-		n.db.Close()
-		return nil, fmt.Errorf("open log: %w", err)
-	}
-	if err := n.recover(); err != nil {
-		n.db.Close()
-		n.log.Close()
-		return nil, err
-	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.runWriter()
-	}()
+
+	if n.replica && !fileExists(filepath.Join(cfg.DataDir, dbFile)) {
+		n.needsSeed.Store(true)
+		logger.Info("empty data dir: this replica will seed itself from its upstream", "upstream", cfg.Primary)
+	} else if err := n.openStorage(); err != nil {
+		n.cancel()
+		return nil, err
+	}
+	if n.replica {
+		if err := n.startClient(); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if !n.needsSeed.Load() {
+		if err := n.storageReady(); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	if cfg.HTTPAddr != "" {
 		hc := httpapi.DefaultConfig()
 		hc.Addr = cfg.HTTPAddr
@@ -143,6 +146,54 @@ func Open(cfg Config) (*Node, error) {
 		logger.Info("serving HTTP API", "addr", svc.Addr().String())
 	}
 	return n, nil
+}
+
+// storageReady starts what needs the database and the log: the writer or
+// the applier, the replication server, maintenance. It runs at Open, or
+// when a replica has installed its seed.
+func (n *Node) storageReady() error {
+	slots, err := loadSlots(n.cfg.DataDir, n.log, n.cfg.MaxSlotLogSize, n.logger)
+	if err != nil {
+		return err
+	}
+	n.slots = slots
+	if n.replica {
+		applied, _, err := n.db.Applied(n.ctx)
+		if err != nil {
+			return err
+		}
+		n.applier = newApplier(n, applied, n.cfg.ApplyDelay)
+		n.goFunc(func() { n.applier.run(n.ctx) })
+	} else {
+		n.goFunc(n.runWriter)
+	}
+	if n.cfg.ReplAddr != "" {
+		if err := n.startServer(); err != nil {
+			return err
+		}
+	}
+	n.goFunc(n.maintain)
+	close(n.ready)
+	return nil
+}
+
+// goFunc runs f in a goroutine the node owns: Close waits for it.
+func (n *Node) goFunc(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// isReady reports whether the database and the log are open.
+func (n *Node) isReady() bool {
+	select {
+	case <-n.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // ID returns the node's id.
@@ -174,12 +225,26 @@ func (n *Node) Close() error {
 			errs = append(errs, n.http.Close())
 		}
 		close(n.closing)
+		if srv := n.server.Load(); srv != nil {
+			errs = append(errs, srv.Close())
+		}
 		if n.cancel != nil {
 			n.cancel()
 		}
 		n.waiter.Close()
 		n.wg.Wait()
-		errs = append(errs, n.db.Close(), n.log.Close())
+		if n.slots != nil {
+			errs = append(errs, n.slots.save())
+		}
+		if n.db != nil {
+			errs = append(errs, n.db.Close())
+		}
+		if n.log != nil {
+			errs = append(errs, n.log.Close())
+		}
+		if n.forwarder != nil {
+			n.forwarder.close()
+		}
 	})
 	return errors.Join(errs...)
 }

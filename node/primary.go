@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"time"
 	"net/http"
 
 	"github.com/tandem-db/tandem/command"
@@ -85,4 +86,7 @@ func (n *Node) waitAndReply(batch []*writeReq, end lsn.LSN) {
 }
 
 // committed runs after a batch is visible in SQLite.
-func (n *Node) committed(end lsn.LSN) {}
+func (n *Node) committed(end lsn.LSN) {
+	n.visible.advance(end)
+	n.lag.add(end, time.Now())
+}

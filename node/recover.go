@@ -21,6 +21,22 @@ type recoveryInfo struct {
 
 const recoveryBatch = 256
 
+// restoreFromLog takes the term, the clock and the GTID sequence to go on
+// from out of the log's last record, whether or not SQLite has applied it.
+func (n *Node) restoreFromLog() {
+	last := n.log.Recovered().Last
+	if last.GTID.IsZero() {
+		return
+	}
+	if last.Term > n.term.Load() {
+		n.term.Store(last.Term)
+	}
+	n.clock.Update(last.HLC)
+	if last.GTID.Origin == n.id.UUID {
+		n.seq = max(n.seq, last.GTID.Seq)
+	}
+}
+
 // recover re-applies to SQLite every record after its applied LSN, and sets
 // the next GTID sequence number and term from the log.
 func (n *Node) recover() error {
@@ -33,25 +49,12 @@ func (n *Node) recover() error {
 		n.seq = last.Seq
 	}
 	n.recovery = recoveryInfo{Log: n.log.Recovered(), From: applied, To: applied}
-	if last := n.recovery.Log.Last; !last.GTID.IsZero() {
-		// The log's last record carries the term and commit time to go on
-		// from, whether or not SQLite has applied it.
-		n.term = max(n.term, last.Term)
-		n.clock.Update(last.HLC)
-		if last.GTID.Origin == n.id.UUID {
-			n.seq = max(n.seq, last.GTID.Seq)
-		}
+	n.restoreFromLog()
+	if err := n.checkPositions(applied); err != nil {
+		return err
 	}
-	end := n.log.End()
-	switch {
-	case applied > end:
-		return fmt.Errorf("database %s has applied up to LSN %s but the log ends at %s: the log lost records the database holds; restore the data dir from a backup or re-seed this node",
-			n.db.Path(), applied, end)
-	case applied < n.log.First():
-		return fmt.Errorf("database %s has applied up to LSN %s but the log starts at %s: records in between are gone; restore the data dir from a backup or re-seed this node",
-			n.db.Path(), applied, n.log.First())
-	}
-	if applied == end {
+	n.visible.advance(n.log.End())
+	if applied == n.log.End() {
 		return nil
 	}
 	r, err := n.log.NewReader(applied)
@@ -80,7 +83,6 @@ func (n *Node) recover() error {
 		if rec.GTID.Origin == n.id.UUID && rec.GTID.Seq > n.seq {
 			n.seq = rec.GTID.Seq
 		}
-		n.term = max(n.term, rec.Term)
 		n.clock.Update(rec.HLC)
 		batch = append(batch, sqlitedb.ApplyTxn{End: rec.End(), GTID: rec.GTID, Payload: rec.Payload})
 		if len(batch) == recoveryBatch {

@@ -1,5 +1,104 @@
 package node
 
-// appliedHook runs after the replica applier advances: it lets waiting
-// readers and the upstream (apply acks) know.
-func (n *Node) appliedHook() {}
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tandem-db/tandem/gtid"
+	"github.com/tandem-db/tandem/lsn"
+	"github.com/tandem-db/tandem/rlog"
+	"github.com/tandem-db/tandem/stream"
+)
+
+// sink is the replica's side of the stream: received records go to the
+// local log (same LSNs, same bytes), the applier replays them from there.
+type sink struct{ n *Node }
+
+var _ stream.Sink = sink{}
+
+func (s sink) Position() lsn.LSN { return s.n.log.End() }
+
+func (s sink) NeedsSeed() bool { return s.n.needsSeed.Load() }
+
+func (s sink) InstallSeed(r io.Reader, size int64, at lsn.LSN) error {
+	return s.n.installSeed(r, size, at)
+}
+
+func (s sink) Append(recs []*rlog.Record) error {
+	_, err := s.n.log.AppendReplicated(recs...)
+	return err
+}
+
+func (s sink) Sync() (lsn.LSN, error) {
+	if err := s.n.log.Sync(); err != nil {
+		return 0, err
+	}
+	d := s.n.log.Durable()
+	s.n.lag.add(d, s.n.clock.Now().Time())
+	return d, nil
+}
+
+func (s sink) Applied() lsn.LSN {
+	if !s.n.isReady() {
+		return 0
+	}
+	pos, _ := s.n.applier.position()
+	return pos
+}
+
+func (s sink) HighestTerm() uint64 { return s.n.term.Load() }
+
+// ObserveTerm makes a higher term durable before the replica follows it.
+func (s sink) ObserveTerm(t uint64) error {
+	cur := s.n.term.Load()
+	switch {
+	case t < cur:
+		return fmt.Errorf("upstream term %d is lower than term %d this node has seen", t, cur)
+	case t == cur:
+		return nil
+	}
+	if err := saveTerm(s.n.cfg.DataDir, t); err != nil {
+		return err
+	}
+	s.n.term.Store(t)
+	return nil
+}
+
+// startClient starts streaming from the upstream.
+func (n *Node) startClient() error {
+	cc := stream.DefaultClientConfig()
+	cc.Upstream, cc.Secret, cc.NodeID, cc.UUID = n.cfg.Primary, n.cfg.ClusterSecret, n.cfg.NodeID, n.id.UUID
+	cc.Compression, cc.Logger = n.cfg.Compression, n.logger
+	c, err := stream.NewClient(cc, sink{n})
+	if err != nil {
+		return fmt.Errorf("replication client: %w", err)
+	}
+	n.client = c
+	n.goFunc(func() {
+		if err := c.Run(n.ctx); err != nil {
+			n.logger.Error("replication client stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// appliedHook runs after the replica applier advances: the upstream hears
+// of it at once (remote_apply waits), and so do cascaded standbys' waits.
+func (n *Node) appliedHook() {
+	if n.client != nil {
+		n.client.NotifyApplied()
+	}
+}
+
+// SkipTransaction skips the transaction a replica's applier stopped on.
+func (n *Node) SkipTransaction(ctx context.Context, g string) error {
+	if !n.replica || !n.isReady() {
+		return fmt.Errorf("skip: this node is not a running replica")
+	}
+	id, err := gtid.Parse(g)
+	if err != nil {
+		return err
+	}
+	return n.applier.skip(id)
+}

@@ -69,17 +69,20 @@ func loadSlots(dir string, log *rlog.Log, maxLag int64, logger *slog.Logger) (*s
 
 // attach returns where a replica may resume. A replica that asks to start
 // before what its slot holds, or whose slot is lost, must re-seed.
-func (s *slots) attach(name string, from lsn.LSN, seeding bool) error {
+//
+// For a seed, applied is how far the database (which the backup will copy)
+// has applied the log: the slot starts there, so the backup's LSN is held.
+func (s *slots) attach(name string, from lsn.LSN, seeding bool, applied lsn.LSN) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sl := s.m[name]
 	if seeding {
-		// A fresh copy: the slot starts over at the current durable end,
+		// A fresh copy: the slot starts over where the database is now,
 		// before the backup is taken, so the backup's LSN is covered.
 		if sl != nil && sl.hold != nil {
 			sl.hold.Release()
 		}
-		at := s.log.Durable()
+		at := min(s.log.Durable(), applied)
 		s.m[name] = &slot{Name: name, LSN: at, hold: s.log.Hold("slot:"+name, at)}
 		s.dirty = true
 		return s.saveLocked()

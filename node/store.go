@@ -5,26 +5,17 @@ import (
 	"io"
 	"time"
 
-	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/httpapi"
 	"github.com/tandem-db/tandem/lsn"
 )
 
 var _ httpapi.Store = (*Node)(nil)
 
-// Query serves read statements from the read pool. A single node is its
-// own primary, so every read level is served from local data.
-func (n *Node) Query(ctx context.Context, req *command.QueryRequest) ([]command.Result, error) {
-	select {
-	case <-n.closing:
-		return nil, ErrClosed
-	default:
-	}
-	return n.db.Query(ctx, req, true)
-}
-
 // Backup writes a consistent copy of the database.
 func (n *Node) Backup(ctx context.Context, w io.Writer) error {
+	if !n.isReady() {
+		return errSeeding
+	}
 	info, err := n.db.Backup(ctx, w)
 	if err == nil {
 		n.logger.Info("backup sent", "applied_lsn", info.Applied.String(), "bytes", info.Bytes)
@@ -39,6 +30,9 @@ func (n *Node) Ready(ctx context.Context) error {
 		return ErrClosed
 	default:
 	}
+	if !n.isReady() {
+		return errSeeding
+	}
 	return n.failure()
 }
 
@@ -51,9 +45,11 @@ type Status struct {
 		Term      uint64    `json:"term"`
 		DataDir   string    `json:"data_dir"`
 		HTTPAddr  string    `json:"http_addr"`
+		ReplAddr  string    `json:"repl_addr,omitempty"`
 		Format    string    `json:"format"`
 		StartedAt time.Time `json:"started_at"`
 		Uptime    string    `json:"uptime"`
+		Ready     bool      `json:"ready"`
 		Error     string    `json:"error,omitempty"`
 	} `json:"node"`
 	Log struct {
@@ -68,25 +64,43 @@ type Status struct {
 		AppliedLSN lsn.LSN `json:"applied_lsn"`
 		LastGTID   string  `json:"last_gtid,omitempty"`
 	} `json:"db"`
-	Writer struct {
-		Queue          int     `json:"queue"`
-		Batches        uint64  `json:"batches"`
-		Transactions   uint64  `json:"transactions"`
-		Requests       uint64  `json:"requests"`
-		AvgBatch       float64 `json:"avg_batch"`
-		AvgFsyncMillis float64 `json:"avg_fsync_ms"`
-	} `json:"writer"`
-	Recovery recoveryInfo `json:"recovery"`
+	Writer *writerStatus `json:"writer,omitempty"`
+	// Replication is the primary's view of its standbys (and a cascading
+	// replica's view of its own downstream).
+	Replication *replicationStatus `json:"replication,omitempty"`
+	// Upstream is a replica's view of its upstream and of its applier.
+	Upstream *upstreamStatus `json:"upstream,omitempty"`
+	Recovery recoveryInfo    `json:"recovery"`
+}
+
+type writerStatus struct {
+	Queue          int     `json:"queue"`
+	Batches        uint64  `json:"batches"`
+	Transactions   uint64  `json:"transactions"`
+	Requests       uint64  `json:"requests"`
+	AvgBatch       float64 `json:"avg_batch"`
+	AvgFsyncMillis float64 `json:"avg_fsync_ms"`
 }
 
 // Status reports the node's state.
 func (n *Node) Status(ctx context.Context) (any, error) {
 	var s Status
-	s.Node.ID, s.Node.UUID, s.Node.Role, s.Node.Term = n.cfg.NodeID, n.id.UUID.String(), "primary", n.term
-	s.Node.DataDir, s.Node.HTTPAddr, s.Node.Format = n.cfg.DataDir, n.HTTPAddr(), n.format.String()
+	s.Node.ID, s.Node.UUID, s.Node.Term = n.cfg.NodeID, n.id.UUID.String(), n.term.Load()
+	s.Node.Role = "primary"
+	if n.replica {
+		s.Node.Role = "replica"
+	}
+	s.Node.DataDir, s.Node.HTTPAddr, s.Node.ReplAddr, s.Node.Format = n.cfg.DataDir, n.HTTPAddr(), n.ReplAddr(), n.format.String()
 	s.Node.StartedAt, s.Node.Uptime = n.start.UTC(), time.Since(n.start).Round(time.Second).String()
+	s.Node.Ready = n.isReady()
 	if err := n.failure(); err != nil {
 		s.Node.Error = err.Error()
+	}
+	if n.replica {
+		s.Upstream = n.upstreamStatus()
+	}
+	if !s.Node.Ready {
+		return &s, nil
 	}
 	s.Log.First, s.Log.End, s.Log.Durable = n.log.First(), n.log.End(), n.log.Durable()
 	s.Log.Segments, s.Log.Bytes = len(n.log.Segments()), n.log.Size()
@@ -97,11 +111,16 @@ func (n *Node) Status(ctx context.Context) (any, error) {
 			s.DB.LastGTID = g.String()
 		}
 	}
-	b, t := n.stats.batches.Load(), n.stats.transactions.Load()
-	s.Writer.Queue, s.Writer.Batches, s.Writer.Transactions, s.Writer.Requests = len(n.reqs), b, t, n.stats.requests.Load()
-	if b > 0 {
-		s.Writer.AvgBatch = float64(t) / float64(b)
-		s.Writer.AvgFsyncMillis = float64(n.stats.fsyncNanos.Load()) / float64(b) / 1e6
+	if !n.replica {
+		b, t := n.stats.batches.Load(), n.stats.transactions.Load()
+		s.Writer = &writerStatus{Queue: len(n.reqs), Batches: b, Transactions: t, Requests: n.stats.requests.Load()}
+		if b > 0 {
+			s.Writer.AvgBatch = float64(t) / float64(b)
+			s.Writer.AvgFsyncMillis = float64(n.stats.fsyncNanos.Load()) / float64(b) / 1e6
+		}
+	}
+	if n.server.Load() != nil || !n.replica {
+		s.Replication = n.replicationStatus(time.Now())
 	}
 	s.Recovery = n.recovery
 	return &s, nil

@@ -107,7 +107,7 @@ func (n *Node) commitBatch(batch []*writeReq) {
 			continue
 		}
 		n.seq++
-		r.rec = &rlog.Record{Term: n.term, GTID: gtid.GTID{Origin: n.id.UUID, Seq: n.seq}, HLC: n.clock.Now(),
+		r.rec = &rlog.Record{Term: n.term.Load(), GTID: gtid.GTID{Origin: n.id.UUID, Seq: n.seq}, HLC: n.clock.Now(),
 			Kind: kindOf(txn.Rows, txn.Statements, txn.DDL), Payload: txn.Payload}
 		recs = append(recs, r.rec)
 	}
@@ -156,9 +156,6 @@ func (n *Node) commitBatch(batch []*writeReq) {
 	n.stats.batches.Add(1)
 	n.stats.transactions.Add(uint64(len(recs)))
 	n.replyAll(batch, false)
-	if n.stats.batches.Load()%256 == 0 {
-		n.trimLog(end)
-	}
 }
 
 // trimLog removes log segments older than the retention window. Holds
@@ -228,6 +225,9 @@ func kindOf(rows, statements, ddl bool) rlog.Kind {
 
 // Execute queues a write request and waits for its commit.
 func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*command.ExecuteResponse, error) {
+	if n.replica {
+		return n.forwardExecute(ctx, req)
+	}
 	if err := n.failure(); err != nil {
 		return nil, err
 	}

@@ -15,22 +15,22 @@ import (
 
 // RecoveryInfo reports what Open found on disk and what it repaired.
 type RecoveryInfo struct {
-	Segments int     // segment files after recovery
-	Records  int     // valid records scanned
-	First    lsn.LSN // first retained LSN
-	End      lsn.LSN // end of the log after recovery
+	Segments int     `json:"segments"`  // segment files after recovery
+	Records  int     `json:"records"`   // valid records scanned
+	First    lsn.LSN `json:"first_lsn"` // first retained LSN
+	End      lsn.LSN `json:"end_lsn"`   // end of the log after recovery
 	// Cut is set when a torn tail was cut off the last segment.
-	Cut bool
+	Cut bool `json:"cut"`
 	// CutAt is the LSN where the torn tail started, now the end of the log.
-	CutAt lsn.LSN
+	CutAt lsn.LSN `json:"cut_at"`
 	// CutBytes is the number of bytes cut.
-	CutBytes int64
+	CutBytes int64 `json:"cut_bytes"`
 	// Removed lists incomplete last segment files (a crash while creating
 	// them) that were removed.
-	Removed []string
+	Removed []string `json:"removed,omitempty"`
 	// Last is the header (no payload) of the log's last record, zero when
 	// the segments scanned hold none.
-	Last Record
+	Last Record `json:"-"`
 }
 
 // scanBufferSize is the read buffer of a recovery scan.

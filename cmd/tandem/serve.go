@@ -48,7 +48,7 @@ flags, which override the file.`,
 			if err != nil {
 				return err
 			}
-			cfg.Logger.Info("node ready", "data_dir", cfg.DataDir, "http_addr", n.HTTPAddr(), "format", cfg.Format)
+			cfg.Logger.Info("node started", "data_dir", cfg.DataDir, "http_addr", n.HTTPAddr(), "repl_addr", n.ReplAddr(), "format", cfg.Format)
 			<-cmd.Context().Done()
 			cfg.Logger.Info("shutting down")
 			return n.Close()
@@ -70,6 +70,18 @@ flags, which override the file.`,
 	f.IntVar(&flags.MaxStatements, "max-statements", flags.MaxStatements, "most statements in one request")
 	f.IntVar(&flags.ReadConns, "read-conns", flags.ReadConns, "read-only SQLite connections")
 	f.DurationVar(&flags.WriteTimeout, "write-timeout", flags.WriteTimeout, "how long a write may wait for its commit")
+	f.StringVar(&flags.ReplAddr, "repl-addr", "", "replication listen address (serve the log to replicas)")
+	f.StringVar(&flags.Primary, "primary", "", "upstream replication address: makes this node a replica (the upstream may be a replica: cascading)")
+	f.StringVar(&flags.ClusterSecret, "cluster-secret", "", "shared secret that authenticates replication connections (16 bytes or more)")
+	f.BoolVar(&flags.Compression, "compression", false, "compress replication traffic with zstd (when both ends agree)")
+	f.StringVar(&flags.SyncStandbys, "sync-standbys", "", `standbys whose acks count: "FIRST k (n2,n3)" or "ANY k (n2,n3)"`)
+	f.StringVar(&flags.SyncMode, "sync-mode", flags.SyncMode, "strict (wait, then fail) or fallback (degrade to async after --sync-timeout)")
+	f.DurationVar(&flags.SyncTimeout, "sync-timeout", flags.SyncTimeout, "how long a commit waits for its standbys")
+	f.StringVar(&flags.SyncPoint, "sync-point", flags.SyncPoint, "after_sync (visible once acked) or after_commit (visible at once)")
+	f.DurationVar(&flags.ApplyDelay, "apply-delay", 0, "delayed standby: apply records this long after their commit")
+	f.Int64Var(&flags.MaxSlotLogSize, "max-slot-log-size", flags.MaxSlotLogSize, "bytes of log a replica's slot may hold before it is marked lost")
+	f.BoolVar(&flags.ForwardWrites, "forward-writes", flags.ForwardWrites, "replica: forward writes and weak/strong reads to the primary (else refuse them)")
+	f.DurationVar(&flags.Heartbeat, "heartbeat", flags.Heartbeat, "replication heartbeat interval")
 	return cmd
 }
 
@@ -89,18 +101,30 @@ func loadConfig(path string, fs *pflag.FlagSet, flags *node.Config) (node.Config
 		}
 	}
 	set := map[string]func(){
-		"node-id":          func() { cfg.NodeID = flags.NodeID },
-		"data-dir":         func() { cfg.DataDir = flags.DataDir },
-		"http-addr":        func() { cfg.HTTPAddr = flags.HTTPAddr },
-		"format":           func() { cfg.Format = flags.Format },
-		"segment-size":     func() { cfg.SegmentSize = flags.SegmentSize },
-		"log-retain-bytes": func() { cfg.LogRetainBytes = flags.LogRetainBytes },
-		"max-batch":        func() { cfg.MaxBatch = flags.MaxBatch },
-		"queue-size":       func() { cfg.QueueSize = flags.QueueSize },
-		"max-request-size": func() { cfg.MaxRequestBytes = flags.MaxRequestBytes },
-		"max-statements":   func() { cfg.MaxStatements = flags.MaxStatements },
-		"read-conns":       func() { cfg.ReadConns = flags.ReadConns },
-		"write-timeout":    func() { cfg.WriteTimeout = flags.WriteTimeout },
+		"node-id":           func() { cfg.NodeID = flags.NodeID },
+		"data-dir":          func() { cfg.DataDir = flags.DataDir },
+		"http-addr":         func() { cfg.HTTPAddr = flags.HTTPAddr },
+		"format":            func() { cfg.Format = flags.Format },
+		"segment-size":      func() { cfg.SegmentSize = flags.SegmentSize },
+		"log-retain-bytes":  func() { cfg.LogRetainBytes = flags.LogRetainBytes },
+		"max-batch":         func() { cfg.MaxBatch = flags.MaxBatch },
+		"queue-size":        func() { cfg.QueueSize = flags.QueueSize },
+		"max-request-size":  func() { cfg.MaxRequestBytes = flags.MaxRequestBytes },
+		"max-statements":    func() { cfg.MaxStatements = flags.MaxStatements },
+		"read-conns":        func() { cfg.ReadConns = flags.ReadConns },
+		"write-timeout":     func() { cfg.WriteTimeout = flags.WriteTimeout },
+		"repl-addr":         func() { cfg.ReplAddr = flags.ReplAddr },
+		"primary":           func() { cfg.Primary = flags.Primary },
+		"cluster-secret":    func() { cfg.ClusterSecret = flags.ClusterSecret },
+		"compression":       func() { cfg.Compression = flags.Compression },
+		"sync-standbys":     func() { cfg.SyncStandbys = flags.SyncStandbys },
+		"sync-mode":         func() { cfg.SyncMode = flags.SyncMode },
+		"sync-timeout":      func() { cfg.SyncTimeout = flags.SyncTimeout },
+		"sync-point":        func() { cfg.SyncPoint = flags.SyncPoint },
+		"apply-delay":       func() { cfg.ApplyDelay = flags.ApplyDelay },
+		"max-slot-log-size": func() { cfg.MaxSlotLogSize = flags.MaxSlotLogSize },
+		"forward-writes":    func() { cfg.ForwardWrites = flags.ForwardWrites },
+		"heartbeat":         func() { cfg.Heartbeat = flags.Heartbeat },
 	}
 	fs.Visit(func(f *pflag.Flag) {
 		if apply, ok := set[f.Name]; ok {

@@ -1,0 +1,68 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tandem-db/tandem/lsn"
+)
+
+// lagTracker remembers when recent LSNs became durable on this node, so a
+// standby's lag in seconds is the age of the oldest record it lacks, as
+// PostgreSQL's write_lag, flush_lag and replay_lag measure it.
+type lagTracker struct {
+	mu      sync.Mutex
+	samples []lagSample // ring, oldest first from head
+	head    int
+	n       int
+}
+
+type lagSample struct {
+	end lsn.LSN
+	at  time.Time
+}
+
+const lagSamples = 4096
+
+func newLagTracker() *lagTracker { return &lagTracker{samples: make([]lagSample, lagSamples)} }
+
+// add records that everything up to end was durable at at.
+func (t *lagTracker) add(end lsn.LSN, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n > 0 {
+		last := t.samples[(t.head+t.n-1)%lagSamples]
+		if at.Sub(last.at) < time.Millisecond {
+			// One sample per millisecond is precise enough.
+			t.samples[(t.head+t.n-1)%lagSamples].end = end
+			return
+		}
+	}
+	if t.n == lagSamples {
+		t.head = (t.head + 1) % lagSamples
+		t.n--
+	}
+	t.samples[(t.head+t.n)%lagSamples] = lagSample{end, at}
+	t.n++
+}
+
+// lag returns how long ago the first record after pos became durable here,
+// or 0 when pos is at or past end.
+func (t *lagTracker) lag(pos, end lsn.LSN, now time.Time) time.Duration {
+	if pos >= end {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range t.n {
+		s := t.samples[(t.head+i)%lagSamples]
+		if s.end > pos {
+			return max(now.Sub(s.at), 0)
+		}
+	}
+	if t.n > 0 {
+		// Older than every sample we still have.
+		return max(now.Sub(t.samples[t.head].at), 0)
+	}
+	return 0
+}

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/lsn"
+)
+
+// readError is a read this node refuses to serve at the level asked.
+type readError struct {
+	msg    string
+	status int
+}
+
+func (e *readError) Error() string   { return e.msg }
+func (e *readError) HTTPStatus() int { return e.status }
+
+// errSeeding refuses requests while a replica installs its first copy.
+var errSeeding = &readError{"this replica is seeding its first copy from its upstream; retry when GET /readyz answers 200", http.StatusServiceUnavailable}
+
+// defaultMinLSNWait bounds a read-your-writes wait without ?timeout.
+const defaultMinLSNWait = 5 * time.Second
+
+// Query serves reads at the level asked:
+//   - none: local data, whatever this node is;
+//   - bounded: local data if this node's lag is at most MaxLag;
+//   - weak and strong: the primary's data (a replica forwards them);
+//   - MinLSN (with any level): first wait until this node has applied it.
+func (n *Node) Query(ctx context.Context, req *command.QueryRequest) ([]command.Result, error) {
+	select {
+	case <-n.closing:
+		return nil, ErrClosed
+	default:
+	}
+	if !n.isReady() {
+		return nil, errSeeding
+	}
+	if req.MinLSN > 0 {
+		if err := n.waitApplied(ctx, req.MinLSN, req.MinLSNWait); err != nil {
+			return nil, err
+		}
+	}
+	if n.replica {
+		switch req.Level {
+		case command.ReadWeak, command.ReadStrong:
+			return n.forwardQuery(ctx, req)
+		case command.ReadBounded:
+			if lag := n.replicaLag(time.Now()); lag > req.MaxLag {
+				return nil, &readError{fmt.Sprintf("this replica is %v behind its primary, over max_lag %v; read from the primary, or allow more lag", lag.Round(time.Millisecond), req.MaxLag), http.StatusServiceUnavailable}
+			}
+		}
+	}
+	return n.db.Query(ctx, req, true)
+}
+
+// waitApplied waits until this node's database holds at (a write's commit
+// LSN), up to wait.
+func (n *Node) waitApplied(ctx context.Context, at lsn.LSN, wait time.Duration) error {
+	if wait <= 0 {
+		wait = defaultMinLSNWait
+	}
+	if !n.replica {
+		if n.appliedLSN() >= at {
+			return nil
+		}
+		if at > n.log.End() {
+			return &readError{fmt.Sprintf("min_lsn %s is beyond this primary's log end %s: it is not an LSN this cluster handed out", at, n.log.End()), http.StatusBadRequest}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if n.replica {
+		if err := n.applier.waitApplied(ctx, at); err != nil {
+			return &readError{err.Error() + "; read from the primary or wait longer (?timeout)", http.StatusGatewayTimeout}
+		}
+		return nil
+	}
+	// On the primary, only a batch still waiting for its commit is behind.
+	if err := n.visible.wait(ctx, at); err != nil {
+		return &readError{fmt.Sprintf("LSN %s not visible yet: %v", at, err), http.StatusGatewayTimeout}
+	}
+	return nil
+}
+
+// replicaLag is how far this replica's applied data trails its primary:
+// zero when it has applied everything the upstream last reported, else
+// the time since the oldest record it has not applied was committed.
+func (n *Node) replicaLag(now time.Time) time.Duration {
+	st := n.client.Status()
+	applied, _ := n.applier.position()
+	a := n.applier.status()
+	if applied >= st.PrimaryLSN && st.Connected {
+		return 0
+	}
+	if applied >= n.log.Durable() && !st.LastMessage.IsZero() {
+		// Everything received is applied: the lag is the silence since
+		// the upstream last spoke.
+		return now.Sub(st.LastMessage)
+	}
+	if a.LastCommitAt.IsZero() {
+		return now.Sub(n.start)
+	}
+	return max(now.Sub(a.LastCommitAt), 0)
+}
