@@ -4,9 +4,9 @@ import (
 	"time"
 )
 
-// maintainInterval is how often slots are checked and saved and old log
-// segments removed.
-const maintainInterval = 250 * time.Millisecond
+// maintainInterval is how often slots are checked and saved, old log
+// segments removed and SQLite's WAL checkpointed.
+const maintainInterval = 100 * time.Millisecond
 
 // maintain enforces the slot cap, saves slots and trims the log.
 func (n *Node) maintain() {
@@ -23,5 +23,8 @@ func (n *Node) maintain() {
 			n.logger.Warn("save replication slots", "err", err)
 		}
 		n.trimLog(n.appliedLSN())
+		if _, _, err := n.db.Checkpoint(); err != nil {
+			n.logger.Warn("WAL checkpoint", "err", err)
+		}
 	}
 }

@@ -89,6 +89,7 @@ type DB struct {
 	path   string
 	writer *Writer
 	reads  chan *readConn
+	ckpt   *sqlite.Conn // checkpointer; used by one goroutine at a time
 }
 
 // Open opens or creates the database, its meta table and its connections.
@@ -109,6 +110,11 @@ func Open(cfg Config) (*DB, error) {
 		conn.Close()
 		return nil, err
 	}
+	if db.ckpt, err = sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenWAL|sqlite.OpenNoMutex); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open checkpoint connection to %s: %w", path, err)
+	}
+	db.ckpt.SetBusyTimeout(cfg.BusyTimeout)
 	db.reads = make(chan *readConn, cfg.ReadConns)
 	for range cfg.ReadConns {
 		rc, err := db.openRead()
@@ -129,6 +135,9 @@ func (db *DB) initWriter(conn *sqlite.Conn) error {
 	for _, q := range []string{
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA synchronous = NORMAL",
+		// Checkpoints run on their own connection (DB.Checkpoint), off the
+		// writer's commit path.
+		"PRAGMA wal_autocheckpoint = 0",
 		"CREATE TABLE IF NOT EXISTS " + metaTable + " (key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID",
 	} {
 		if err := sqlitex.ExecuteTransient(conn, q, nil); err != nil {
@@ -188,9 +197,31 @@ func readMeta(c *sqlite.Conn) (lsn.LSN, gtid.GTID, error) {
 	return l, g, nil
 }
 
+// Checkpoint copies committed WAL frames into the database file without
+// blocking the writer or readers (a PASSIVE checkpoint), so the WAL does
+// not grow without bound. The writer never checkpoints itself: that would
+// put the copy and an fsync on the commit path. It returns the number of
+// frames in the WAL and how many are checkpointed.
+func (db *DB) Checkpoint() (walFrames, checkpointed int, err error) {
+	err = sqlitex.ExecuteTransient(db.ckpt, "PRAGMA main.wal_checkpoint(PASSIVE)", &sqlitex.ExecOptions{
+		ResultFunc: func(s *sqlite.Stmt) error {
+			walFrames, checkpointed = s.ColumnInt(1), s.ColumnInt(2)
+			return nil
+		},
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("checkpoint %s: %w", db.path, err)
+	}
+	return walFrames, checkpointed, nil
+}
+
 // Close closes every connection.
 func (db *DB) Close() error {
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.Close())
+		db.ckpt = nil
+	}
 	if db.reads != nil {
 		close(db.reads)
 		for rc := range db.reads {
