@@ -2,8 +2,8 @@ package node
 
 import (
 	"fmt"
-	"time"
 	"net/http"
+	"time"
 
 	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/commitwait"
