@@ -15,6 +15,8 @@
 //	GET  /db/backup     the SQLite database file (?compress gzips it)
 //	GET  /status        the Store's status document
 //	GET  /readyz        200 "[+]node ok" or 503 "[-]node not ready: ..."
+//	POST /replica/skip  ?gtid=G skips the transaction a replica stopped on
+//	                    (only when the Store implements ReplicaAdmin)
 //
 // A statement list is a JSON array of "SQL" strings and ["SQL", args...]
 // arrays, where args are positional values or one object of named values;

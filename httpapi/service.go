@@ -16,6 +16,7 @@ import (
 type Service struct {
 	cfg     Config
 	store   Store
+	replica ReplicaAdmin // the Store's replica admin calls, or nil
 	log     *slog.Logger
 	handler http.Handler
 
@@ -47,6 +48,7 @@ func New(cfg Config, store Store) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, store: store, log: log}
+	s.replica, _ = store.(ReplicaAdmin)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -161,6 +163,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		if s.allow(w, r, "GET, HEAD") {
 			s.handleReadyz(w, r)
+		}
+	case "/replica/skip":
+		if s.replica == nil {
+			writeError(w, http.StatusNotFound, "no such endpoint: /replica/skip (this store has no replica admin calls)")
+		} else if s.allow(w, r, "POST") {
+			s.handleSkip(w, r)
 		}
 	default:
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
