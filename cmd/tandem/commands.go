@@ -9,6 +9,8 @@ func subcommands() []*cobra.Command {
 		sqlCommand(),
 		serveCommand(),
 		logCommand(),
+		statusCommand(),
+		replicaCommand(),
 		demoCommand(),
 	}
 }

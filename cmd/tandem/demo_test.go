@@ -59,7 +59,7 @@ func (b *notifyBuffer) waitFor(t *testing.T, s string, deadline <-chan time.Time
 
 func TestDemoCommand_Run(t *testing.T) {
 	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp) // where os.MkdirTemp puts the demo's data dir
+	t.Setenv("TMPDIR", tmp) // where os.MkdirTemp puts the demo's data dirs
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -72,57 +72,67 @@ func TestDemoCommand_Run(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(60 * time.Second)
 	text := out.waitFor(t, "Press Ctrl-C to stop.", deadline)
-	if n := strings.Count(text, "\n"); n > 25 {
-		t.Errorf("the demo prints %d lines, want at most 25:\n%s", n, text)
+	if n := strings.Count(text, "\n"); n > 35 {
+		t.Errorf("the demo prints %d lines, want at most 35:\n%s", n, text)
 	}
-	m := regexp.MustCompile(`HTTP API  http://(\S+)\n\s+data dir  (\S+) `).FindStringSubmatch(text)
+	m := regexp.MustCompile(`primary   http://(\S+) .*\n\s+r1, r2    http://(\S+)  http://(\S+)\n\s+data dirs (\S+)/\{primary,r1,r2\} `).FindStringSubmatch(text)
 	if m == nil {
-		t.Fatalf("no address or data dir in the output:\n%s", text)
+		t.Fatalf("no addresses or data dir in the output:\n%s", text)
 	}
-	addr, dir := m[1], m[2]
+	primary, replicas, dir := m[1], m[2:4], m[4]
 	if !strings.HasPrefix(dir, tmp) {
 		t.Errorf("data dir %s is not under TMPDIR %s", dir, tmp)
 	}
 	for _, want := range []string{
-		"curl -s -XPOST http://" + addr + "/db/execute",
-		"http://" + addr + "/db/query",
-		"http://" + addr + "/status",
-		"tandem sql --addr " + addr,
-		"tandem bench --addr " + addr + " --workload insert --duration 5s",
-		"tandem log inspect " + dir,
+		"orders (id, customer_id, item, amount): 204 rows",
+		"200 inserts at commit=remote_flush",
+		"node primary: primary, term 1, ready",
+		"sync standbys: ANY 1 (r1,r2), mode strict",
+		"\n r1   | streaming | quorum",
+		"\n r2   | streaming | quorum",
+		"curl -s -XPOST http://" + primary + "/db/execute",
+		"http://" + replicas[0] + "/db/query?level=none",
+		"http://" + replicas[1] + "/db/execute",
+		"tandem status --addr " + primary,
+		"tandem bench --addr " + primary + " --commit remote_flush",
+		"tandem log inspect " + dir + "/primary",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
 
-	c, err := client.New(addr)
+	// Both replicas converged: their own data, read locally, holds the
+	// sample rows and the workload's.
+	for _, addr := range replicas {
+		checkDemoRows(ctx, t, addr, "none")
+	}
+	// A write sent to a replica is forwarded to the primary; at
+	// remote_apply it is also visible on one replica when it returns.
+	c, err := client.New(replicas[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	resp, err := c.Query(ctx, client.SQL("SELECT count(*) FROM customers", "SELECT sum(amount) FROM orders"), client.QueryOptions{})
+	resp, err := c.Execute(ctx, client.SQL("INSERT INTO customers (name) VALUES ('Barbara Liskov')"), client.ExecOptions{Commit: "remote_apply"})
 	if err == nil {
 		err = resp.Err()
 	}
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("write via replica %s: %v", replicas[1], err)
 	}
-	if got, want := resp.Results[0].Values[0][0], any(int64(3)); got != want {
-		t.Errorf("customers: %v rows, want %v", got, want)
-	}
-	if got, want := resp.Results[1].Values[0][0], any(66.5); got != want {
-		t.Errorf("sum of order amounts = %v, want %v", got, want)
+	if resp.LSN == "" || resp.GTID == "" {
+		t.Errorf("forwarded write: lsn %q, gtid %q; want both from the primary", resp.LSN, resp.GTID)
 	}
 
-	// The log of the running node, as the demo suggests inspecting it.
-	logOut, err := inspect(t, dir)
+	// The log of the running primary, as the demo suggests inspecting it.
+	logOut, err := inspect(t, dir+"/primary")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"3 records", "customers: +3 ~0 -0, orders: +4 ~0 -0", "customers: +0 ~1 -0"} {
+	for _, want := range []string{"customers: +3 ~0 -0, orders: +4 ~0 -0", "customers: +0 ~1 -0", "orders: +1 ~0 -0"} {
 		if !strings.Contains(logOut, want) {
 			t.Errorf("log inspect output lacks %q:\n%s", want, logOut)
 		}
@@ -142,5 +152,34 @@ func TestDemoCommand_Run(t *testing.T) {
 	}
 	if got := stderr.String(); got != "" {
 		t.Errorf("unexpected stderr:\n%s", got)
+	}
+}
+
+// checkDemoRows checks the sample and workload rows on the node at addr,
+// read at level.
+func checkDemoRows(ctx context.Context, t *testing.T, addr, level string) {
+	t.Helper()
+	c, err := client.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Query(ctx, client.SQL(
+		"SELECT count(*) FROM customers",
+		"SELECT email FROM customers WHERE id = 2",
+		"SELECT count(*), sum(amount) FROM orders"), client.QueryOptions{Level: level})
+	if err == nil {
+		err = resp.Err()
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", addr, err)
+	}
+	got := []any{resp.Results[0].Values[0][0], resp.Results[1].Values[0][0], resp.Results[2].Values[0][0], resp.Results[2].Values[0][1]}
+	want := []any{int64(3), "grace@navy.example", int64(4 + demoInserts), 66.5 + demoInserts}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s at level=%s: got %v, want %v (customers, Grace's email, orders, their sum)", addr, level, got, want)
+			break
+		}
 	}
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-db/tandem/httpapi"
+	"github.com/tandem-db/tandem/node"
+)
+
+// A node serves POST /replica/skip only because it implements this.
+var _ httpapi.ReplicaAdmin = (*node.Node)(nil)
+
+// replicaCommand is `tandem replica`: operator actions on a replica.
+func replicaCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replica",
+		Short: "Operator actions on a replica",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(replicaSkipCommand())
+	return cmd
+}
+
+// replicaSkipCommand is `tandem replica skip`, MySQL's
+// sql_replica_skip_counter for one named transaction.
+func replicaSkipCommand() *cobra.Command {
+	var addr, g string
+	cmd := &cobra.Command{
+		Use:   "skip --gtid GTID",
+		Short: "Skip the transaction on which a replica's applier stopped",
+		Long: `Skip the transaction on which a replica's applier stopped, so that it goes
+on with the next one. The replica then no longer holds that transaction's
+changes: prefer fixing the cause (the conflicting row, say) and restarting.
+
+--gtid must name exactly the transaction the applier stopped on, as
+"tandem status" shows it (apply_error_gtid); any other is refused.`,
+		Example: `  tandem replica skip --addr 127.0.0.1:4002 --gtid 3f2504e0-4f89-41d3-9a0c-0305e82c3301:42`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g == "" {
+				return fmt.Errorf("replica skip: --gtid is required: the apply_error_gtid that tandem status --addr %s shows", addr)
+			}
+			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/replica/skip", "gtid="+url.QueryEscape(g))
+			if err != nil {
+				return fmt.Errorf("replica skip on %s: %w", addr, err)
+			}
+			var resp struct {
+				Skipped string `json:"skipped"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || resp.Skipped == "" {
+				return fmt.Errorf("replica skip on %s: unexpected answer %q", addr, body)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "skipped %s on %s; the applier goes on with the next transaction\n", resp.Skipped, addr)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", defaultAddr, "HTTP address of the replica (host:port or URL)")
+	f.StringVar(&g, "gtid", "", "GTID of the transaction to skip (origin-uuid:seq)")
+	return cmd
+}
