@@ -1,0 +1,227 @@
+package nodetest_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/node"
+	"github.com/tandem-db/tandem/nodetest"
+)
+
+func syncStandbys(names, mode string, timeout time.Duration) func(*node.Config) {
+	return func(cfg *node.Config) {
+		cfg.SyncStandbys, cfg.SyncMode, cfg.SyncTimeout = names, mode, timeout
+	}
+}
+
+// replicaState returns the primary's row for a standby, or nil.
+func replicaState(t *testing.T, c *nodetest.Cluster, primary, replica string) (state, syncState string, flush, apply uint64, ok bool) {
+	t.Helper()
+	rs := c.Status(t, primary).Replication
+	if rs == nil {
+		return "", "", 0, 0, false
+	}
+	for _, r := range rs.Replicas {
+		if r.Name == replica {
+			return r.State, r.SyncState, uint64(r.FlushLSN), uint64(r.ApplyLSN), true
+		}
+	}
+	return "", "", 0, 0, false
+}
+
+// waitSyncState waits until the primary labels the standby as want.
+func waitSyncState(t *testing.T, c *nodetest.Cluster, primary, replica, want string) {
+	t.Helper()
+	nodetest.WaitFor(t, 10*time.Second, replica+" sync_state "+want, func() (bool, string) {
+		st, ss, _, _, ok := replicaState(t, c, primary, replica)
+		return ok && ss == want, "state " + st + ", sync_state " + ss
+	})
+}
+
+func TestCommit_RemoteApplyVisibleOnStandbyAtOnce(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n2)", "strict", 10*time.Second))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.ExecAt(t, "n1", command.CommitRemoteApply, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	for i := range 20 {
+		resp := c.ExecAt(t, "n1", command.CommitRemoteApply, "INSERT INTO t VALUES(?, 'x')", int64(i))
+		// No wait: remote_apply promises the row is readable on n2 now.
+		if got := c.QueryInt(t, "n2", "SELECT count(*) FROM t WHERE id = ?", int64(i)); got != 1 {
+			t.Fatalf("write %d (LSN %s) acked at remote_apply, but n2 at level none sees %d rows; n2: applied %s",
+				i, resp.LSN, got, c.Applied(t, "n2"))
+		}
+	}
+}
+
+func TestCommit_AnyQuorumStrict(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n2,n3)", "strict", 300*time.Millisecond))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Start(t, "n3", nodetest.ReplicaOf("n1"))
+	c.ExecAt(t, "n1", command.CommitRemoteFlush, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+
+	// One of the two is enough.
+	c.Stop(t, "n3")
+	c.ExecAt(t, "n1", command.CommitRemoteWrite, "INSERT INTO t VALUES(0)")
+	resp := c.ExecAt(t, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
+	_, _, flush, _, _ := replicaState(t, c, "n1", "n2")
+	if flush < uint64(resp.LSN) {
+		t.Fatalf("remote_flush commit at %s returned, but n2's flush LSN is %d", resp.LSN, flush)
+	}
+
+	// Neither: strict mode fails the commit after the timeout, naming the
+	// level and the quorum; the row is committed on the primary anyway.
+	c.Cut(t, "n1", "n2")
+	nodetest.WaitFor(t, 5*time.Second, "n1 to see n2 disconnected", func() (bool, string) {
+		st, _, _, _, _ := replicaState(t, c, "n1", "n2")
+		return st == "stopped" || st == "disconnected", "n2 state " + st
+	})
+	start := time.Now()
+	_, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(2)")
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("remote_flush commit with no standby of ANY 1 (n2,n3) connected succeeded; want a timeout in strict mode")
+	}
+	for _, want := range []string{"remote_flush", "ANY 1 (n2,n3)", "committed on this primary"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("timeout error %q does not mention %q", err, want)
+		}
+	}
+	if took < 250*time.Millisecond {
+		t.Errorf("strict commit failed after %v, before the 300ms sync timeout", took)
+	}
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t WHERE id = 2"); got != 1 {
+		t.Fatalf("row of the timed-out commit: %d on the primary, want 1 (committed locally)", got)
+	}
+
+	// When n2 is back, it catches up and strict commits work again.
+	c.Heal(t, "n1", "n2")
+	c.Restart(t, "n3")
+	resp = c.ExecAt(t, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(3)")
+	c.WaitConverged(t, "n1", "n2", "n3")
+	if got := c.QueryInt(t, "n3", "SELECT count(*) FROM t"); got != 4 {
+		t.Fatalf("n3 has %d rows after catching up to %s, want 4", got, resp.LSN)
+	}
+}
+
+func TestCommit_AnyQuorumFallbackDegrades(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n2,n3)", "fallback", 300*time.Millisecond))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Start(t, "n3", nodetest.ReplicaOf("n1"))
+	resp := c.ExecAt(t, "n1", command.CommitRemoteFlush, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	if resp.Warning != "" {
+		t.Fatalf("commit with both standbys up warns: %s", resp.Warning)
+	}
+	c.Stop(t, "n2")
+	c.Stop(t, "n3")
+
+	start := time.Now()
+	resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
+	if err != nil {
+		t.Fatalf("fallback mode must commit after the timeout, got %v", err)
+	}
+	if took := time.Since(start); took < 250*time.Millisecond {
+		t.Errorf("fallback commit returned after %v, before the 300ms sync timeout", took)
+	}
+	if !strings.Contains(resp.Warning, "degraded") {
+		t.Errorf("fallback commit's warning is %q, want one that says replication is degraded", resp.Warning)
+	}
+	if rs := c.Status(t, "n1").Replication; !rs.Degraded {
+		t.Fatalf("n1 status degraded=false after a fallback commit: %+v", rs)
+	}
+	// While degraded, commits do not wait.
+	start = time.Now()
+	resp = c.ExecAt(t, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(2)")
+	if took := time.Since(start); took > 250*time.Millisecond && resp.Warning == "" {
+		t.Errorf("degraded commit took %v without a warning", took)
+	}
+
+	// One standby back and caught up ends the degradation.
+	c.Restart(t, "n2")
+	nodetest.WaitFor(t, 10*time.Second, "n1 to leave degraded mode", func() (bool, string) {
+		rs := c.Status(t, "n1").Replication
+		return !rs.Degraded, rs.DegradedNote
+	})
+	resp = c.ExecAt(t, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(3)")
+	if resp.Warning != "" {
+		t.Fatalf("commit after recovery warns: %s", resp.Warning)
+	}
+	c.WaitConverged(t, "n1", "n2")
+}
+
+// FIRST 1 (n2,n3) waits for n2, the first listed, while it is connected,
+// even when n3 is faster; ANY 1 (n2,n3) takes whichever answers first.
+// n2 is a delayed standby, so a remote_apply commit that waited for it
+// finds the row already visible there.
+func TestCommit_FirstWaitsForFirstListed(t *testing.T) {
+	const delay = 700 * time.Millisecond
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("FIRST 1 (n2,n3)", "strict", 10*time.Second))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"), func(cfg *node.Config) { cfg.ApplyDelay = delay })
+	c.Start(t, "n3", nodetest.ReplicaOf("n1"))
+	waitSyncState(t, c, "n1", "n2", "sync")
+	waitSyncState(t, c, "n1", "n3", "potential")
+	c.ExecAt(t, "n1", command.CommitRemoteApply, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+
+	start := time.Now()
+	resp := c.ExecAt(t, "n1", command.CommitRemoteApply, "INSERT INTO t VALUES(1)")
+	took := time.Since(start)
+	if got := c.QueryInt(t, "n2", "SELECT count(*) FROM t WHERE id = 1"); got != 1 {
+		t.Fatalf("FIRST 1 (n2,n3) remote_apply commit %s returned after %v but n2 does not show the row: it did not wait for n2", resp.LSN, took)
+	}
+	if took < delay-100*time.Millisecond {
+		t.Fatalf("FIRST 1 (n2,n3) remote_apply commit returned after %v, before n2's apply delay %v", took, delay)
+	}
+
+	// A disconnected standby is not "up": with n2's link cut, n3 becomes
+	// the sync standby and commits go on without n2.
+	c.Cut(t, "n1", "n2")
+	waitSyncState(t, c, "n1", "n3", "sync")
+	resp = c.ExecAt(t, "n1", command.CommitRemoteApply, "INSERT INTO t VALUES(3)")
+	if got := c.QueryInt(t, "n3", "SELECT count(*) FROM t WHERE id = 3"); got != 1 {
+		t.Fatalf("with n2 cut off, FIRST 1 (n2,n3) commit %s returned but n3 lacks the row", resp.LSN)
+	}
+	c.Heal(t, "n1", "n2")
+
+	// The same commit under ANY 1 returns as soon as n3 has applied it.
+	c.Stop(t, "n1")
+	c.Restart(t, "n1", syncStandbys("ANY 1 (n2,n3)", "strict", 10*time.Second))
+	waitSyncState(t, c, "n1", "n3", "quorum")
+	start = time.Now()
+	resp = c.ExecAt(t, "n1", command.CommitRemoteApply, "INSERT INTO t VALUES(4)")
+	took = time.Since(start)
+	if got := c.QueryInt(t, "n3", "SELECT count(*) FROM t WHERE id = 4"); got != 1 {
+		t.Fatalf("ANY 1 remote_apply commit %s returned but n3, the faster standby, lacks the row", resp.LSN)
+	}
+	if took >= delay {
+		t.Logf("ANY 1 commit took %v (machine busy); cannot tell it from a wait for n2", took)
+	} else if got := c.QueryInt(t, "n2", "SELECT count(*) FROM t WHERE id = 4"); got != 0 {
+		t.Fatalf("n2 shows the row %v after commit, before its %v apply delay", took, delay)
+	}
+}
+
+// A write forwarded by a replica must carry the primary's warning: the
+// client asked for remote_flush and got a degraded (async) commit.
+//
+// BUG (node/forward.go, forwardExecute): the warning is dropped, because
+// client.ExecuteResponse has no Warning field although the HTTP API sends
+// "warning"; the forwarded response never sets command.ExecuteResponse.Warning.
+func TestCommit_ForwardedWriteKeepsDegradedWarning(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n9)", "fallback", 200*time.Millisecond))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	direct := c.ExecAt(t, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
+	if direct.Warning == "" {
+		t.Fatal("a remote_flush commit with no listed standby connected, in fallback mode, has no warning on the primary")
+	}
+	c.WaitApplied(t, "n2", direct.LSN, 10*time.Second)
+	fwd := c.ExecAt(t, "n2", command.CommitRemoteFlush, "INSERT INTO t VALUES(2)")
+	if fwd.Warning == "" {
+		t.Fatalf("remote_flush write forwarded by n2 committed degraded on n1 (primary says %q) but n2's response has no warning; "+
+			"node/forward.go forwardExecute drops it (client.ExecuteResponse lacks the \"warning\" field)", direct.Warning)
+	}
+}
