@@ -232,3 +232,16 @@ func (w *Writer) applyStatement(e *payload.Entry) error {
 	}
 	return nil
 }
+
+// Skip records a transaction as applied without applying it: the operator
+// chose to skip it after an apply error.
+func (w *Writer) Skip(end lsn.LSN, g gtid.GTID) error {
+	if err := w.Begin(); err != nil {
+		return err
+	}
+	if err := w.Commit(end, g); err != nil {
+		w.Rollback()
+		return err
+	}
+	return nil
+}
