@@ -30,8 +30,11 @@ type ExecuteResponse struct {
 	LSN string `json:"lsn,omitempty"`
 	// GTID names the transaction ("origin-uuid:seq"); empty when nothing
 	// was written.
-	GTID string  `json:"gtid,omitempty"`
-	Time float64 `json:"time,omitempty"`
+	GTID string `json:"gtid,omitempty"`
+	// Warning says the commit is weaker than asked for, e.g. committed
+	// while synchronous replication was degraded.
+	Warning string  `json:"warning,omitempty"`
+	Time    float64 `json:"time,omitempty"`
 	// Raw is the response body as the server sent it.
 	Raw json.RawMessage `json:"-"`
 }

@@ -31,6 +31,25 @@ type applier struct {
 	skips    []gtid.GTID
 	changed  chan struct{} // closed and replaced when applied or stopped changes
 	skipWake chan struct{}
+	// pending holds the end LSN and commit time of records read ahead but
+	// not applied yet, oldest first: the lag is the age of pending[0].
+	pending []pendingRec
+}
+
+type pendingRec struct {
+	end lsn.LSN
+	at  time.Time
+}
+
+// oldestPending returns the commit time of the oldest record this replica
+// has received but not applied.
+func (a *applier) oldestPending() (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.pending) == 0 {
+		return time.Time{}, false
+	}
+	return a.pending[0].at, true
 }
 
 func newApplier(n *Node, applied lsn.LSN, delay time.Duration) *applier {
@@ -47,6 +66,11 @@ func (a *applier) position() (lsn.LSN, <-chan struct{}) {
 func (a *applier) publish(applied lsn.LSN, hlcTime time.Time) {
 	a.mu.Lock()
 	a.applied = applied
+	i := 0
+	for i < len(a.pending) && a.pending[i].end <= applied {
+		i++
+	}
+	a.pending = append(a.pending[:0], a.pending[i:]...)
 	if !hlcTime.IsZero() {
 		a.lastHLC = hlcTime
 	}
@@ -149,6 +173,9 @@ func (a *applier) prefetch(ctx context.Context, out chan<- *rlog.Record) {
 			}
 			return
 		}
+		a.mu.Lock()
+		a.pending = append(a.pending, pendingRec{rec.End(), rec.HLC.Time()})
+		a.mu.Unlock()
 		select {
 		case out <- rec:
 		case <-ctx.Done():

@@ -100,7 +100,7 @@ func (n *Node) forwardExecute(ctx context.Context, req *command.ExecuteRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("forward to the primary at %s: %w", addr, err)
 	}
-	out := &command.ExecuteResponse{Results: fromClient(resp.Results)}
+	out := &command.ExecuteResponse{Results: fromClient(resp.Results), Warning: resp.Warning}
 	if resp.LSN != "" {
 		if out.LSN, err = lsn.Parse(resp.LSN); err != nil {
 			return nil, fmt.Errorf("forward to the primary at %s: %w", addr, err)

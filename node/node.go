@@ -122,12 +122,6 @@ func Open(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	if !n.needsSeed.Load() {
-		if err := n.storageReady(); err != nil {
-			n.Close()
-			return nil, err
-		}
-	}
 	if cfg.HTTPAddr != "" {
 		hc := httpapi.DefaultConfig()
 		hc.Addr = cfg.HTTPAddr
@@ -144,6 +138,14 @@ func Open(cfg Config) (*Node, error) {
 		}
 		n.http = svc
 		logger.Info("serving HTTP API", "addr", svc.Addr().String())
+	}
+	// The HTTP API is up (answering "not ready") before the replication
+	// server starts, so replicas learn the primary's HTTP address.
+	if !n.needsSeed.Load() {
+		if err := n.storageReady(); err != nil {
+			n.Close()
+			return nil, err
+		}
 	}
 	return n, nil
 }

@@ -20,7 +20,7 @@ func (e *readError) Error() string   { return e.msg }
 func (e *readError) HTTPStatus() int { return e.status }
 
 // errSeeding refuses requests while a replica installs its first copy.
-var errSeeding = &readError{"this replica is seeding its first copy from its upstream; retry when GET /readyz answers 200", http.StatusServiceUnavailable}
+var errSeeding = &readError{"this node is not ready yet (a replica seeding its first copy from its upstream, or a node starting); retry when GET /readyz answers 200", http.StatusServiceUnavailable}
 
 // defaultMinLSNWait bounds a read-your-writes wait without ?timeout.
 const defaultMinLSNWait = 5 * time.Second
@@ -86,23 +86,20 @@ func (n *Node) waitApplied(ctx context.Context, at lsn.LSN, wait time.Duration) 
 	return nil
 }
 
-// replicaLag is how far this replica's applied data trails its primary:
-// zero when it has applied everything the upstream last reported, else
-// the time since the oldest record it has not applied was committed.
+// replicaLag is how far this replica's data trails its primary: the age
+// of the oldest record it has received but not applied; when it has applied
+// everything it received, zero if the upstream's last word says there is
+// nothing more, else the time since the upstream last spoke.
 func (n *Node) replicaLag(now time.Time) time.Duration {
+	if at, ok := n.applier.oldestPending(); ok {
+		return max(now.Sub(at), 0)
+	}
 	st := n.client.Status()
-	applied, _ := n.applier.position()
-	a := n.applier.status()
-	if applied >= st.PrimaryLSN && st.Connected {
+	if st.Connected && n.log.Durable() >= st.PrimaryLSN {
 		return 0
 	}
-	if applied >= n.log.Durable() && !st.LastMessage.IsZero() {
-		// Everything received is applied: the lag is the silence since
-		// the upstream last spoke.
-		return now.Sub(st.LastMessage)
-	}
-	if a.LastCommitAt.IsZero() {
+	if st.LastMessage.IsZero() {
 		return now.Sub(n.start)
 	}
-	return max(now.Sub(a.LastCommitAt), 0)
+	return max(now.Sub(st.LastMessage), 0)
 }

@@ -36,7 +36,7 @@
 //	             heartbeat ms u32 | primary HTTP address: u8 length, UTF-8 | MAC
 //	4 Error      code u16 | message: u16 length, UTF-8
 //	5 Records    count u32 | count records exactly as rlog.AppendRecord encodes them
-//	6 Heartbeat  durable LSN u64 | unix nanos i64 | term u64
+//	6 Heartbeat  durable LSN u64 | unix nanos i64 | term u64 | primary HTTP address: u8 length, UTF-8
 //	7 Ack        write LSN u64 | flush LSN u64 | apply LSN u64 | unix nanos i64
 //	8 SeedStart  size u64 | LSN u64
 //	9 SeedChunk  bytes

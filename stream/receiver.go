@@ -152,6 +152,9 @@ func (r *receiver) heartbeat(m *Heartbeat) error {
 	r.upDurable = m.Durable
 	r.cl.update(func(st *ClientStatus) {
 		st.PrimaryLSN, st.PrimaryTime = m.Durable, m.Time
+		if m.PrimaryHTTP != "" {
+			st.PrimaryHTTP = m.PrimaryHTTP
+		}
 		if !r.seeding.Load() {
 			st.State = r.state()
 		}

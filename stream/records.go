@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/binary"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tandem-db/tandem/lsn"
 	"github.com/tandem-db/tandem/rlog"
@@ -76,6 +77,9 @@ type Heartbeat struct {
 	Durable lsn.LSN   // the upstream's durable end
 	Time    time.Time // the upstream's clock, unix nanoseconds on the wire
 	Term    uint64    // the upstream's current term
+	// PrimaryHTTP is the primary's client API address as the upstream
+	// knows it now; it changes when the primary moves.
+	PrimaryHTTP string
 }
 
 // Type returns TypeHeartbeat.
@@ -85,7 +89,12 @@ func (*Heartbeat) Type() MsgType { return TypeHeartbeat }
 func (m *Heartbeat) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Durable))
 	b = binary.BigEndian.AppendUint64(b, uint64(unixNano(m.Time)))
-	return binary.BigEndian.AppendUint64(b, m.Term), nil
+	b = binary.BigEndian.AppendUint64(b, m.Term)
+	addr := m.PrimaryHTTP
+	if len(addr) > MaxIDLength || !utf8.ValidString(addr) {
+		addr = ""
+	}
+	return append(append(b, byte(len(addr))), addr...), nil
 }
 
 // UnmarshalBinary decodes b into m.
@@ -94,6 +103,7 @@ func (m *Heartbeat) UnmarshalBinary(b []byte) error {
 	m.Durable = lsn.LSN(d.u64("durable LSN"))
 	m.Time = fromUnixNano(int64(d.u64("time")))
 	m.Term = d.u64("term")
+	m.PrimaryHTTP = d.string8("primary HTTP address")
 	return d.end()
 }
 
