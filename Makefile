@@ -1,6 +1,6 @@
 # Tandem's build and test entry points. `make test` is what CI runs.
 GO ?= go
-RACE_PKGS := ./rlog/ ./sqlitedb/ ./node/ ./httpapi/ ./bench/ ./client/
+RACE_PKGS := ./rlog/ ./sqlitedb/ ./node/ ./httpapi/ ./bench/ ./client/ ./stream/ ./commitwait/ ./nodetest/
 
 .PHONY: test vet unit race fuzz-seeds fuzz build bench crash-long
 
@@ -24,6 +24,8 @@ fuzz-seeds:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=5s ./payload/
 	$(GO) test -run='^$$' -fuzz='^FuzzIterate$$' -fuzztime=5s ./changeset/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseStatements$$' -fuzztime=5s ./httpapi/
+	$(GO) test -run='^$$' -fuzz='^FuzzReadFrame$$' -fuzztime=5s ./stream/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecords$$' -fuzztime=5s ./stream/
 
 # Longer fuzzing, for a developer's machine.
 fuzz:
