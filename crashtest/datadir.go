@@ -90,7 +90,9 @@ type Frame struct {
 func (f Frame) End() lsn.LSN { return f.LSN + lsn.LSN(f.Size) }
 
 // Frames walks the record frames of a segment file by their length fields
-// and checks each record. It stops with an error at the first bad one.
+// and checks each record. It stops with an error at the first bad one, and
+// without one where only zero bytes are left: a segment file is
+// preallocated, and the zeros after its last record are unused space.
 func Frames(seg Segment) ([]Frame, error) {
 	b, err := os.ReadFile(seg.Path)
 	if err != nil {
@@ -98,6 +100,9 @@ func Frames(seg Segment) ([]Frame, error) {
 	}
 	var frames []Frame
 	for off := int64(rlog.SegmentHeaderSize); off < int64(len(b)); {
+		if allZero(b[off:]) {
+			break
+		}
 		if int64(len(b))-off < 4 {
 			return frames, fmt.Errorf("crashtest: segment %s: stray bytes at offset %d", seg.Name, off)
 		}
@@ -114,4 +119,14 @@ func Frames(seg Segment) ([]Frame, error) {
 		off += int64(n)
 	}
 	return frames, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,22 +75,39 @@ func lastSegment(t *testing.T, dataDir string) (Segment, []Frame) {
 	return seg, frames
 }
 
-func fileSize(t *testing.T, path string) int64 {
+// cutRecord tears frame f of a segment file as a crash inside its write
+// can: the file is truncated n bytes before the record's end (which also
+// drops the zeros of the preallocated space after it). It returns the
+// bytes recovery will report cut: the rest of the record up to its last
+// non-zero byte.
+func cutRecord(t *testing.T, path string, f Frame, n int64) int64 {
 	t.Helper()
-	fi, err := os.Stat(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fi.Size()
+	end := f.Offset + int64(f.Size) - n
+	if err := os.Truncate(path, end); err != nil {
+		t.Fatal(err)
+	}
+	kept := b[f.Offset:end]
+	for len(kept) > 0 && kept[len(kept)-1] == 0 {
+		kept = kept[:len(kept)-1]
+	}
+	return int64(len(kept))
 }
 
-func truncateBy(t *testing.T, path string, cut int64) {
+// zeroRecordEnd overwrites the last n bytes of frame f with zeros, as a
+// crash that lost the last page of a write into preallocated space
+// leaves it; the file keeps its size.
+func zeroRecordEnd(t *testing.T, path string, f Frame, n int64) {
 	t.Helper()
-	fi, err := os.Stat(path)
+	file, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(path, fi.Size()-cut); err != nil {
+	defer file.Close()
+	if _, err := file.WriteAt(make([]byte, n), f.Offset+int64(f.Size)-n); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -140,8 +158,10 @@ func (n *node) wantCutLogged(at lsn.LSN, bytes int64) status {
 	return st
 }
 
-// TestCrash_TornTail cuts or extends the last log segment of a killed node
-// and checks what the next start does.
+// TestCrash_TornTail tears the last record of a killed node's log, or writes
+// a partial record after it, and checks what the next start does. Segment
+// files are preallocated, so the damage goes at the last record's offset,
+// not at the end of the file.
 func TestCrash_TornTail(t *testing.T) {
 	t.Run("partial_frame_never_committed", func(t *testing.T) {
 		// A crash in the middle of writing a record leaves a partial frame
@@ -151,15 +171,21 @@ func TestCrash_TornTail(t *testing.T) {
 		n.writeRows(true, 1, 21)
 		end := n.status().Log.End
 		n.kill()
-		seg, _ := lastSegment(t, n.dataDir)
+		seg, frames := lastSegment(t, n.dataDir)
+		last := frames[len(frames)-1]
+		if last.End() != end {
+			t.Fatalf("last record ends at %s, want the log end %s", last.End(), end)
+		}
 		garbage := binary.BigEndian.AppendUint32(nil, 500) // a 500-byte body follows...
 		garbage = binary.BigEndian.AppendUint32(garbage, 0xDEADBEEF)
 		garbage = append(garbage, []byte("...but the crash came after 37 bytes")...)
-		f, err := os.OpenFile(seg.Path, os.O_WRONLY|os.O_APPEND, 0)
+		// Written where the next record goes: after the last record, over
+		// the zeros of the preallocated segment.
+		f, err := os.OpenFile(seg.Path, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.Write(garbage); err != nil {
+		if _, err := f.WriteAt(garbage, last.Offset+int64(last.Size)); err != nil {
 			t.Fatal(err)
 		}
 		f.Close()
@@ -192,10 +218,10 @@ func TestCrash_TornTail(t *testing.T) {
 		restoreDB(t, snap, n.dataDir)
 		seg, frames := lastSegment(t, n.dataDir)
 		last := frames[len(frames)-1]
-		truncateBy(t, seg.Path, 5)
+		cut := cutRecord(t, seg.Path, last, 5)
 
 		n.start()
-		st := n.wantCutLogged(last.LSN, int64(last.Size-5))
+		st := n.wantCutLogged(last.LSN, cut)
 		if st.Recovery.From != applied || st.Recovery.To != last.LSN || st.Recovery.Applied != 9 {
 			t.Errorf("status recovery: from %s to %s, %d transactions; want from %s to %s, 9 transactions",
 				st.Recovery.From, st.Recovery.To, st.Recovery.Applied, applied, last.LSN)
@@ -208,7 +234,8 @@ func TestCrash_TornTail(t *testing.T) {
 	})
 
 	t.Run("cut_committed_record_refused", func(t *testing.T) {
-		// SQLite committed the record that is cut: the database is ahead of
+		// SQLite committed the record that is torn (its last bytes are
+		// zeros, inside the preallocated segment): the database is ahead of
 		// the log. A real crash cannot do this (SQLite commits a batch only
 		// after its records are fsynced); the node must refuse to start.
 		n := newNode(t)
@@ -221,8 +248,11 @@ func TestCrash_TornTail(t *testing.T) {
 		if last.End() != end {
 			t.Fatalf("last record ends at %s, want the log end %s", last.End(), end)
 		}
-		truncateBy(t, seg.Path, 3)
-		cutSize := fileSize(t, seg.Path)
+		zeroRecordEnd(t, seg.Path, last, 3)
+		torn, err := os.ReadFile(seg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for attempt := 1; attempt <= 2; attempt++ {
 			p, err := n.tryStart()
 			if err == nil {
@@ -246,8 +276,8 @@ func TestCrash_TornTail(t *testing.T) {
 					t.Errorf("start %d: stderr lacks %q:\n%s", attempt, want, Tail(se.Stderr, 2048))
 				}
 			}
-			if got := fileSize(t, seg.Path); got != cutSize {
-				t.Errorf("start %d: the refused start changed segment %s: size %d, want %d", attempt, seg.Name, got, cutSize)
+			if got, err := os.ReadFile(seg.Path); err != nil || !bytes.Equal(got, torn) {
+				t.Errorf("start %d: the refused start changed segment %s (%v): %d bytes, want %d", attempt, seg.Name, err, len(got), len(torn))
 			}
 			if se.ExitCode == 0 || strings.Contains(se.Stderr, "serving HTTP API") {
 				t.Errorf("start %d: exit code %d; the node must not serve:\n%s", attempt, se.ExitCode, Tail(se.Stderr, 2048))

@@ -200,6 +200,9 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 	return f.inner.Stat(name)
 }
 
+// faultFile is a file of FaultFS. It does not preallocate (it is no
+// Preallocator, whatever the inner file is), so a log on a FaultFS runs
+// without preallocation.
 type faultFile struct {
 	File
 	fs   *FaultFS
@@ -213,15 +216,15 @@ func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
 	return f.File.ReadAt(p, off)
 }
 
-func (f *faultFile) Write(p []byte) (int, error) {
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	if torn, err := f.fs.check(OpWrite, f.name); err != nil {
 		if torn && len(p) > 1 {
-			n, _ := f.File.Write(p[:len(p)/2])
+			n, _ := f.File.WriteAt(p[:len(p)/2], off)
 			return n, err
 		}
 		return 0, err
 	}
-	return f.File.Write(p)
+	return f.File.WriteAt(p, off)
 }
 
 func (f *faultFile) Sync() error {

@@ -23,10 +23,12 @@ type FS interface {
 	Stat(name string) (fs.FileInfo, error)
 }
 
-// File is an open file: what the log needs of *os.File.
+// File is an open file: what the log needs of *os.File. The log writes at
+// explicit offsets (WriteAt), never appending, because a preallocated
+// segment file is longer than the records in it.
 type File interface {
 	io.ReaderAt
-	io.Writer
+	io.WriterAt
 	io.Closer
 	// Sync flushes the file's data to stable storage.
 	Sync() error
@@ -36,12 +38,26 @@ type File interface {
 	Stat() (fs.FileInfo, error)
 }
 
-// OSFS is the FS of the operating system.
+// Preallocator is implemented by a File that can reserve disk space: after
+// Preallocate(size) the file is at least size bytes long, the bytes past
+// its old end read as zeros, and writing over them allocates nothing, so
+// an fsync after such a write has no block allocation or size change to
+// commit. A file that cannot (another file system, another OS) returns an
+// error wrapping errors.ErrUnsupported, and the log does without. Files
+// that do not implement it are never preallocated.
+type Preallocator interface {
+	Preallocate(size int64) error
+}
+
+// OSFS is the FS of the operating system. Its files preallocate with
+// fallocate(2) on Linux.
 type OSFS struct{}
 
 var (
-	_ FS   = OSFS{}
-	_ File = (*os.File)(nil)
+	_ FS           = OSFS{}
+	_ File         = (*os.File)(nil)
+	_ File         = (*osFile)(nil)
+	_ Preallocator = (*osFile)(nil)
 )
 
 // OpenFile calls os.OpenFile.
@@ -50,8 +66,11 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	if err != nil {
 		return nil, err // a nil *os.File must not become a non-nil File
 	}
-	return f, nil
+	return &osFile{f}, nil
 }
+
+// osFile is a file of OSFS: an *os.File that can preallocate.
+type osFile struct{ *os.File }
 
 // Remove calls os.Remove.
 func (OSFS) Remove(name string) error { return os.Remove(name) }

@@ -31,7 +31,7 @@ type Log struct {
 
 	// Writer state.
 	wmu    sync.Mutex
-	active File     // file of the last segment, opened for appending
+	active File     // file of the last segment, written at its logical end
 	tail   *segment // the last segment
 	buf    []byte   // encode buffer, reused
 	failed error    // sticky, wraps ErrFailed
@@ -155,7 +155,7 @@ func (l *Log) flush() error {
 	if len(l.buf) == 0 {
 		return nil
 	}
-	n, err := l.active.Write(l.buf)
+	n, err := l.active.WriteAt(l.buf, l.tail.size())
 	if err == nil && n != len(l.buf) {
 		err = io.ErrShortWrite
 	}
@@ -169,8 +169,13 @@ func (l *Log) flush() error {
 	return nil
 }
 
-// roll syncs and closes the last segment and starts a new one at end.
+// roll syncs and closes the last segment and starts a new one at end. The
+// old segment's unused preallocated space is given back first, so every
+// segment but the last is exactly as long as its records.
 func (l *Log) roll(end lsn.LSN) error {
+	if err := l.trimTail(); err != nil {
+		return l.fail(err)
+	}
 	if err := l.active.Sync(); err != nil {
 		return l.fail(fmt.Errorf("sync segment %s: %w", l.tail.name, err))
 	}
@@ -180,7 +185,7 @@ func (l *Log) roll(end lsn.LSN) error {
 	if err != nil {
 		return l.fail(fmt.Errorf("close segment %s: %w", l.tail.name, err))
 	}
-	f, err := createSegment(l.fs, l.opts.Dir, end)
+	f, err := createSegment(l.fs, l.opts.Dir, end, l.preallocSize())
 	if err != nil {
 		return l.fail(err)
 	}
@@ -190,6 +195,31 @@ func (l *Log) roll(end lsn.LSN) error {
 	l.mu.Unlock()
 	l.active, l.tail = f, seg
 	return nil
+}
+
+// trimTail truncates the last segment's file to its logical size when it
+// is longer (preallocated). The bytes cut are zeros, so a crash before or
+// after the cut leaves the same log.
+func (l *Log) trimTail() error {
+	fi, err := l.active.Stat()
+	if err != nil {
+		return fmt.Errorf("stat segment %s: %w", l.tail.name, err)
+	}
+	if size := l.tail.size(); fi.Size() > size {
+		if err := l.active.Truncate(size); err != nil {
+			return fmt.Errorf("trim segment %s to %d bytes: %w", l.tail.name, size, err)
+		}
+	}
+	return nil
+}
+
+// preallocSize returns the size new segment files are preallocated to, 0
+// when preallocation is off.
+func (l *Log) preallocSize() int64 {
+	if l.opts.NoPreallocate {
+		return 0
+	}
+	return l.opts.SegmentSize
 }
 
 // Sync makes every written record durable and wakes the readers waiting
@@ -307,7 +337,8 @@ func (l *Log) Segments() []SegmentInfo {
 	return out
 }
 
-// Size returns the total size of the segment files in bytes.
+// Size returns the bytes the segments' headers and records take, which is
+// less than the files' total size while the last one is preallocated.
 func (l *Log) Size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -20,8 +20,14 @@ type Options struct {
 	// Dir holds the segment files; Open creates it if needed.
 	Dir string
 	// SegmentSize is the size a segment file may reach before the log rolls
-	// to a new one. A record larger than it gets a segment of its own.
+	// to a new one. A record larger than it gets a segment of its own. New
+	// segment files are preallocated to this size (see NoPreallocate).
 	SegmentSize int64
+	// NoPreallocate turns preallocation off: segment files then grow with
+	// each write. By default each new segment is extended to SegmentSize
+	// with fallocate(2) when the file system can, so that the fsync of
+	// every commit has no block allocation or file size change to commit.
+	NoPreallocate bool
 	// StartLSN is the LSN of the first record of a new, empty log (a
 	// replica seeded from a snapshot starts at the snapshot's LSN). It is
 	// ignored when Dir already holds segments.

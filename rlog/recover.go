@@ -2,6 +2,7 @@ package rlog
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,7 +24,9 @@ type RecoveryInfo struct {
 	Cut bool `json:"cut"`
 	// CutAt is the LSN where the torn tail started, now the end of the log.
 	CutAt lsn.LSN `json:"cut_at"`
-	// CutBytes is the number of bytes cut.
+	// CutBytes is the number of bytes cut, up to the last non-zero one:
+	// the zeros after them (a preallocated segment's unused space) are
+	// not counted.
 	CutBytes int64 `json:"cut_bytes"`
 	// Removed lists incomplete last segment files (a crash while creating
 	// them) that were removed.
@@ -59,7 +62,7 @@ func (l *Log) recover() error {
 		}
 	}
 	if len(firsts) == 0 {
-		f, err := createSegment(l.fs, dir, l.opts.StartLSN)
+		f, err := createSegment(l.fs, dir, l.opts.StartLSN, l.preallocSize())
 		if err != nil {
 			return err
 		}
@@ -78,7 +81,7 @@ func (l *Log) recover() error {
 		}
 		flag := os.O_RDONLY
 		if isLast {
-			flag = os.O_RDWR | os.O_APPEND
+			flag = os.O_RDWR
 		}
 		f, err := l.fs.OpenFile(filepath.Join(dir, name), flag, 0)
 		if err != nil {
@@ -160,8 +163,12 @@ func (l *Log) removeIncomplete(first lsn.LSN) (bool, error) {
 	return true, nil
 }
 
-// recoverSegment verifies one segment and returns it. In the last segment
-// a torn tail is cut; anywhere else a bad record is a *CorruptError.
+// recoverSegment verifies one segment and returns it. Zeros after the last
+// record, up to the end of the file, are not a record: they are the unused
+// part of a preallocated segment (or of a file a crash extended before the
+// data came), and the segment ends at that record. In the last segment a
+// torn tail is cut and the file preallocated again; anywhere else a bad
+// record is a *CorruptError.
 func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, error) {
 	name := SegmentName(first)
 	if err := readSegmentHeader(f, first); err != nil {
@@ -181,32 +188,57 @@ func (l *Log) recoverSegment(f File, first lsn.LSN, isLast bool) (*segment, erro
 		l.recovered.Last = last
 	}
 	seg := newSegment(first, end)
-	if bad == nil {
-		return seg, nil
-	}
 	off := seg.offset(end)
-	corrupt := &CorruptError{Segment: name, LSN: end, Offset: off, Reason: reason(bad)}
+	if bad != nil {
+		dataEnd, err := lastNonZero(f, off, size)
+		if err != nil {
+			return nil, fmt.Errorf("read segment %s: %w", name, err)
+		}
+		if dataEnd > off {
+			if err := l.cutTornTail(f, seg, dataEnd, bad, isLast); err != nil {
+				return nil, err
+			}
+			size = off
+		}
+	}
+	if isLast && size < l.preallocSize() {
+		if _, err := preallocate(f, l.preallocSize()); err != nil {
+			return nil, fmt.Errorf("preallocate segment %s: %w", name, err)
+		}
+	}
+	return seg, nil
+}
+
+// cutTornTail cuts the bad bytes after seg's valid records, which end at
+// file offset seg.size() and are followed by non-zero bytes up to dataEnd,
+// if they are a torn tail: the segment is the last, no valid record
+// follows, and the floor is not above the cut. Otherwise it returns a
+// *CorruptError and changes nothing.
+func (l *Log) cutTornTail(f File, seg *segment, dataEnd int64, bad error, isLast bool) error {
+	end, off := seg.End(), seg.size()
+	corrupt := &CorruptError{Segment: seg.name, LSN: end, Offset: off, Reason: reason(bad)}
 	if !isLast {
-		return nil, corrupt
+		return corrupt
 	}
 	tail, err := readFrom(f, off)
 	if err != nil {
-		return nil, fmt.Errorf("read segment %s: %w", name, err)
+		return fmt.Errorf("read segment %s: %w", seg.name, err)
 	}
-	if validRecordAfter(tail, off, first, 0) {
+	if validRecordAfter(tail, off, seg.first, 0) {
 		corrupt.Reason += "; valid records follow it, so this is not a torn tail"
-		return nil, corrupt
+		return corrupt
 	}
 	if end < l.opts.Floor {
 		corrupt.Reason += fmt.Sprintf("; the database has already applied up to LSN %s, so this record was durable and this is not a torn tail", l.opts.Floor)
-		return nil, corrupt
+		return corrupt
 	}
 	if err := f.Truncate(off); err != nil {
-		return nil, fmt.Errorf("cut torn tail of segment %s: %w", name, err)
+		return fmt.Errorf("cut torn tail of segment %s: %w", seg.name, err)
 	}
-	l.logger.Warn("cut torn tail", "segment", name, "lsn", end.String(), "bytes", size-off, "reason", reason(bad))
-	l.recovered.Cut, l.recovered.CutAt, l.recovered.CutBytes = true, end, size-off
-	return seg, nil
+	cut := dataEnd - off
+	l.logger.Warn("cut torn tail", "segment", seg.name, "lsn", end.String(), "bytes", cut, "reason", reason(bad))
+	l.recovered.Cut, l.recovered.CutAt, l.recovered.CutBytes = true, end, cut
+	return nil
 }
 
 // scanRecords reads the records of a segment of size bytes in order. It
@@ -274,6 +306,37 @@ func validRecordAfter(data []byte, base int64, first lsn.LSN, skip int) bool {
 		}
 	}
 	return false
+}
+
+// lastNonZero returns the file offset just after the last non-zero byte of
+// f between off and size, or off when those bytes are all zeros.
+func lastNonZero(f File, off, size int64) (int64, error) {
+	if size <= off {
+		return off, nil
+	}
+	buf := make([]byte, min(size-off, scanBufferSize))
+	zeros := make([]byte, len(buf))
+	end := off
+	for pos := off; pos < size; {
+		chunk := buf[:min(int64(len(buf)), size-pos)]
+		n, err := f.ReadAt(chunk, pos)
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		if n == 0 {
+			break // the file is shorter than size said
+		}
+		chunk = chunk[:n]
+		if !bytes.Equal(chunk, zeros[:n]) {
+			i := len(chunk) - 1
+			for chunk[i] == 0 {
+				i--
+			}
+			end = pos + int64(i) + 1
+		}
+		pos += int64(n)
+	}
+	return end, nil
 }
 
 // readFrom reads a file from offset off to its end.

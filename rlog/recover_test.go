@@ -61,66 +61,191 @@ func flipByte(t *testing.T, path string, off int64) {
 	}
 }
 
+// nonZeroLen returns the length of b up to its last non-zero byte: the
+// bytes recovery reports as cut when b is a torn tail.
+func nonZeroLen(b []byte) int64 {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
+}
+
+// readAt returns n bytes of the file at path from off.
+func readAt(t *testing.T, path string, off int64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestOpen_TornTail tears the last record of a preallocated segment in two
+// ways: the file cut inside the record (the zeros after it gone too), and
+// the record's last bytes zeros, the file still preallocated.
 func TestOpen_TornTail(t *testing.T) {
-	for _, k := range []int64{1, 4, 8, 9, 30, 59} {
-		t.Run(fmt.Sprintf("cut %d", k), func(t *testing.T) {
+	for _, zeroed := range []bool{false, true} {
+		for _, k := range []int64{1, 4, 8, 9, 30, 59} {
+			name := fmt.Sprintf("cut %d", k)
+			if zeroed {
+				name = fmt.Sprintf("zero %d", k)
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				recs := buildLog(t, dir, 500, 40)
+				last := recs[len(recs)-1]
+				path, off := fileOf(t, dir, last.LSN)
+				if got := fileSize(t, path); got != 500 {
+					t.Fatalf("last segment is %d bytes, want it preallocated to 500", got)
+				}
+				kept := int64(last.Size()) - k
+				if zeroed {
+					f, err := os.OpenFile(path, os.O_RDWR, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := f.WriteAt(make([]byte, k), off+kept); err != nil {
+						t.Fatal(err)
+					}
+					f.Close()
+				} else if err := os.Truncate(path, off+kept); err != nil {
+					t.Fatal(err)
+				}
+				wantBytes := nonZeroLen(readAt(t, path, off, int(kept)))
+				opts, out := testOptions(t, dir, 500)
+				l := mustOpen(t, opts)
+				rec := l.Recovered()
+				if !rec.Cut || rec.CutAt != last.LSN || rec.CutBytes != wantBytes {
+					t.Fatalf("Recovered = %+v, want cut at %s of %d bytes", rec, last.LSN, wantBytes)
+				}
+				if rec.Records != len(recs)-1 {
+					t.Fatalf("Records = %d, want %d", rec.Records, len(recs)-1)
+				}
+				if got := l.End(); got != last.LSN {
+					t.Fatalf("End = %s, want %s", got, last.LSN)
+				}
+				if !strings.Contains(out.String(), "cut torn tail") || !strings.Contains(out.String(), last.LSN.String()) {
+					t.Fatalf("log output %q lacks the cut and its LSN", out.String())
+				}
+				if got := fileSize(t, path); got != 500 {
+					t.Fatalf("after the cut the segment is %d bytes, want it preallocated again to 500", got)
+				}
+				if b := readAt(t, path, off, 500-int(off)); nonZeroLen(b) != 0 {
+					t.Fatalf("bytes after the cut are not zeros: %x", b)
+				}
+				again := appendN(t, l, 100, 1)
+				if got := again[0].LSN; got != last.LSN {
+					t.Fatalf("appending continued at %s, want %s", got, last.LSN)
+				}
+				if got := readAll(t, l, 0); len(got) != len(recs) {
+					t.Fatalf("read %d records after repair, want %d", len(got), len(recs))
+				}
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				l = mustOpen(t, opts)
+				if rec := l.Recovered(); rec.Cut || rec.Records != len(recs) || l.End() != again[0].End() {
+					t.Fatalf("reopen after the repair: Recovered = %+v, End = %s; want clean, %d records, end %s",
+						rec, l.End(), len(recs), again[0].End())
+				}
+			})
+		}
+	}
+}
+
+// TestOpen_PartialRecordBeforeZeros writes the start of a record at the end
+// of a preallocated segment, as a write cut short leaves it: a non-zero
+// frame header, then zeros. It is a torn tail.
+func TestOpen_PartialRecordBeforeZeros(t *testing.T) {
+	for _, n := range []int{4, 8, 20, 40, 74} { // the first 3 bytes are zeros (the length's high bytes)
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
-			recs := buildLog(t, dir, 500, 40)
-			last := recs[len(recs)-1]
-			path, off := fileOf(t, dir, last.LSN)
-			fi, err := os.Stat(path)
+			recs := buildLog(t, dir, 4096, 5)
+			end := recs[4].End()
+			path, off := fileOf(t, dir, end)
+			next := testRecord(5)
+			next.LSN = end
+			partial := AppendRecord(nil, next)[:n]
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := fi.Size(), off+int64(last.Size()); got != want {
-				t.Fatalf("last record does not end its file: size %d, want %d", got, want)
-			}
-			if err := os.Truncate(path, fi.Size()-k); err != nil {
+			if _, err := f.WriteAt(partial, off); err != nil {
 				t.Fatal(err)
 			}
-			opts, out := testOptions(t, dir, 500)
+			f.Close()
+			opts, out := testOptions(t, dir, 4096)
 			l := mustOpen(t, opts)
-			rec := l.Recovered()
-			if !rec.Cut || rec.CutAt != last.LSN || rec.CutBytes != int64(last.Size())-k {
-				t.Fatalf("Recovered = %+v, want cut at %s of %d bytes", rec, last.LSN, int64(last.Size())-k)
+			if rec := l.Recovered(); !rec.Cut || rec.CutAt != end || rec.CutBytes != nonZeroLen(partial) || rec.Records != 5 {
+				t.Fatalf("Recovered = %+v, want a cut at %s of %d bytes", rec, end, nonZeroLen(partial))
 			}
-			if rec.Records != len(recs)-1 {
-				t.Fatalf("Records = %d, want %d", rec.Records, len(recs)-1)
+			if !strings.Contains(out.String(), "cut torn tail") {
+				t.Fatalf("log output %q lacks the cut", out.String())
 			}
-			if got := l.End(); got != last.LSN {
-				t.Fatalf("End = %s, want %s", got, last.LSN)
+			if got := fileSize(t, path); got != 4096 {
+				t.Fatalf("segment is %d bytes after the cut, want 4096", got)
 			}
-			if !strings.Contains(out.String(), "cut torn tail") || !strings.Contains(out.String(), last.LSN.String()) {
-				t.Fatalf("log output %q lacks the cut and its LSN", out.String())
+			more := appendN(t, l, 5, 3)
+			if more[0].LSN != end {
+				t.Fatalf("appending continued at %s, want %s", more[0].LSN, end)
 			}
-			again := appendN(t, l, 100, 1)
-			if got := again[0].LSN; got != last.LSN {
-				t.Fatalf("appending continued at %s, want %s", got, last.LSN)
-			}
-			if got := readAll(t, l, 0); len(got) != len(recs) {
-				t.Fatalf("read %d records after repair, want %d", len(got), len(recs))
+			if got := readAll(t, l, 0); len(got) != 8 {
+				t.Fatalf("read %d records, want 8", len(got))
 			}
 		})
 	}
 }
 
-func TestOpen_TornTailZeros(t *testing.T) {
+// TestOpen_ZeroTailIsClean extends a segment written without preallocation
+// with zeros, as a crash can leave a file longer than what was written:
+// zeros after the last record are not a torn tail; nothing is cut.
+func TestOpen_ZeroTailIsClean(t *testing.T) {
 	dir := t.TempDir()
-	recs := buildLog(t, dir, 4096, 5)
+	opts, out := testOptions(t, dir, 4096)
+	opts.NoPreallocate = true
+	l := mustOpen(t, opts)
+	recs := appendN(t, l, 0, 5)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 	path, _ := fileOf(t, dir, recs[4].LSN)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A crash can leave the file longer than what was written, zero-filled.
 	if _, err := f.Write(make([]byte, 300)); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	opts, _ := testOptions(t, dir, 4096)
-	l := mustOpen(t, opts)
-	if rec := l.Recovered(); !rec.Cut || rec.CutAt != recs[4].End() || rec.CutBytes != 300 {
-		t.Fatalf("Recovered = %+v", rec)
+	l = mustOpen(t, opts)
+	if rec := l.Recovered(); rec.Cut || rec.CutBytes != 0 || rec.Records != 5 || l.End() != recs[4].End() {
+		t.Fatalf("Recovered = %+v, End = %s; want no cut, end %s", rec, l.End(), recs[4].End())
+	}
+	if strings.Contains(out.String(), "cut") {
+		t.Fatalf("log output %q reports a cut", out.String())
+	}
+	more := appendN(t, l, 5, 10) // over the zeros and past them
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, opts)
+	if rec := l.Recovered(); rec.Cut || rec.Records != 15 || l.End() != more[9].End() {
+		t.Fatalf("reopen: Recovered = %+v, End = %s; want 15 records to %s", rec, l.End(), more[9].End())
 	}
 }
 

@@ -2,6 +2,7 @@ package rlog
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +30,10 @@ type SegmentInfo struct {
 	Name  string  // file name in Options.Dir
 	First lsn.LSN // LSN of its first record
 	End   lsn.LSN // LSN just after its last record
-	Size  int64   // file size in bytes, header included
+	// Size is the bytes the header and the records take. The file itself
+	// may be longer: a segment is preallocated to Options.SegmentSize and
+	// the bytes after its last record are zeros.
+	Size int64
 }
 
 // segment is one file of the log. Only the last segment's end moves.
@@ -50,7 +54,8 @@ func (s *segment) End() lsn.LSN { return lsn.LSN(s.end.Load()) }
 // offset returns the file offset of LSN l, which must lie in the segment.
 func (s *segment) offset(l lsn.LSN) int64 { return SegmentHeaderSize + int64(l-s.first) }
 
-// size returns the file size implied by the segment's end.
+// size returns the bytes the header and the records take: the logical size,
+// which a preallocated file exceeds.
 func (s *segment) size() int64 { return s.offset(s.End()) }
 
 func (s *segment) info() SegmentInfo {
@@ -118,19 +123,27 @@ func readSegmentHeader(f File, first lsn.LSN) error {
 	return nil
 }
 
-// createSegment creates the file of a new, empty segment starting at first
-// and makes both its header and its directory entry durable. The returned
-// file appends.
-func createSegment(fsys FS, dir string, first lsn.LSN) (File, error) {
+// createSegment creates the file of a new, empty segment starting at first,
+// preallocates it to prealloc bytes when prealloc is above the header size
+// and the file can (see preallocate), and makes its header, its size and
+// its directory entry durable. The log writes to the returned file at the
+// segment's logical end, with WriteAt.
+func createSegment(fsys FS, dir string, first lsn.LSN, prealloc int64) (File, error) {
 	name := filepath.Join(dir, SegmentName(first))
-	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
 	hdr := appendSegmentHeader(make([]byte, 0, SegmentHeaderSize), first)
-	if _, err := f.Write(hdr); err != nil {
+	if _, err := f.WriteAt(hdr, 0); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("write segment header %s: %w", SegmentName(first), err)
+	}
+	if prealloc > SegmentHeaderSize {
+		if _, err := preallocate(f, prealloc); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("preallocate segment %s: %w", SegmentName(first), err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
@@ -141,4 +154,22 @@ func createSegment(fsys FS, dir string, first lsn.LSN) (File, error) {
 		return nil, fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return f, nil
+}
+
+// preallocate extends f to size bytes, zero-filled and allocated, when f
+// is a Preallocator, and reports whether it did. A file or file system
+// that cannot preallocate is not an error: the log works without, each
+// write extending the file as it goes.
+func preallocate(f File, size int64) (bool, error) {
+	p, ok := f.(Preallocator)
+	if !ok {
+		return false, nil
+	}
+	if err := p.Preallocate(size); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }

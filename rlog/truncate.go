@@ -83,14 +83,21 @@ func (l *Log) TruncateAfter(end lsn.LSN) error {
 				return l.fail(fmt.Errorf("sync directory %s: %w", l.opts.Dir, err))
 			}
 		}
-		f, err := l.fs.OpenFile(l.path(seg.name), os.O_RDWR|os.O_APPEND, 0)
+		f, err := l.fs.OpenFile(l.path(seg.name), os.O_RDWR, 0)
 		if err != nil {
 			return l.fail(fmt.Errorf("open segment %s: %w", seg.name, err))
 		}
 		l.active, l.tail = f, seg
 	}
+	// Truncating and preallocating again leaves zeros after end, which
+	// recovery reads as the segment's unused space.
 	if err := l.active.Truncate(seg.offset(end)); err != nil {
 		return l.fail(fmt.Errorf("truncate segment %s at LSN %s: %w", seg.name, end, err))
+	}
+	if seg.offset(end) < l.preallocSize() {
+		if _, err := preallocate(l.active, l.preallocSize()); err != nil {
+			return l.fail(fmt.Errorf("preallocate segment %s: %w", seg.name, err))
+		}
 	}
 	if err := l.active.Sync(); err != nil {
 		return l.fail(fmt.Errorf("sync segment %s: %w", seg.name, err))

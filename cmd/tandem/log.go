@@ -311,8 +311,10 @@ var errReadOnly = errors.New("log inspect does not write to the log")
 // last segment and removes an incomplete last segment. Through readOnlyFS
 // those repairs happen in this process's view only: a cut shortens the
 // file as seen here, a removal hides it, and no file is ever opened for
-// writing. So a running node's log can be inspected without being changed
-// and without being copied, and it is still verified by rlog's own code.
+// writing. A readOnlyFile is no rlog.Preallocator, so recovery does not try
+// to preallocate the last segment again. So a running node's log can be
+// inspected without being changed and without being copied, and it is
+// still verified by rlog's own code.
 type readOnlyFS struct {
 	mu     sync.Mutex
 	size   map[string]int64 // files cut by recovery, and their size as seen here
@@ -425,6 +427,11 @@ func (f *readOnlyFile) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+func (f *readOnlyFile) WriteAt([]byte, int64) (int, error) {
+	return 0, &fs.PathError{Op: "write", Path: f.name, Err: errReadOnly}
+}
+
+// Write refuses too, so no write reaches the embedded *os.File.
 func (f *readOnlyFile) Write([]byte) (int, error) {
 	return 0, &fs.PathError{Op: "write", Path: f.name, Err: errReadOnly}
 }

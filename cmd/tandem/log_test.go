@@ -270,18 +270,21 @@ func TestLogInspect_Corrupt(t *testing.T) {
 	}
 }
 
-// TestLogInspect_TornTail appends half a record: inspect shows the whole
-// records, reports the tail, and does not cut it from the file.
+// TestLogInspect_TornTail writes the start of a record after the last one
+// (the segment is preallocated: at the log's end, not the file's):
+// inspect shows the whole records, reports the tail, and does not cut it
+// from the file.
 func TestLogInspect_TornTail(t *testing.T) {
 	tl := newTestLog(t, "row")
+	end := tl.resps[2].LSN // the log's end: the position after the last commit
 	if err := tl.n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(tl.seg, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(tl.seg, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write([]byte{0, 0, 1, 0, 9, 9, 9, 9, 1}); err != nil {
+	if _, err := f.WriteAt([]byte{0, 0, 1, 0, 9, 9, 9, 9, 1}, rlog.SegmentHeaderSize+int64(end)); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -316,5 +319,32 @@ func TestShortSQL(t *testing.T) {
 	}
 	if got, want := shortSQL(strings.Repeat("é", 100), 10), "ééééééé..."; got != want {
 		t.Errorf("shortSQL = %q, want %q", got, want)
+	}
+}
+
+// TestReadOnlyFS_RefusesWrites: whatever rlog asks, inspect's file system
+// writes nothing.
+func TestReadOnlyFS_RefusesWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), rlog.SegmentName(0))
+	if err := os.WriteFile(path, []byte("TNDMRLOG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys := newReadOnlyFS()
+	if _, err := fsys.OpenFile(path+".new", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); !errors.Is(err, errReadOnly) {
+		t.Errorf("create: got %v, want errReadOnly", err)
+	}
+	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, errReadOnly) {
+		t.Errorf("WriteAt: got %v, want errReadOnly", err)
+	}
+	if _, ok := f.(rlog.Preallocator); ok {
+		t.Error("a read-only file is a Preallocator")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "TNDMRLOG" {
+		t.Errorf("file is now %q", b)
 	}
 }
