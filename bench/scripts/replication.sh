@@ -43,7 +43,7 @@ cluster() { # cluster SYNC_STANDBYS [extra flags]
 }
 stopcluster() { for n in n1 n2 n3; do stopnode $n; done; }
 bench() { "$bin" bench --json --workload insert --addr "127.0.0.1:$1" --duration "$dur" "${@:2}"; }
-line() { jq1 'f"{d[\"tps\"]:8.0f} tps  p50 {d[\"p50_ms\"]:.3f} ms  p99 {d[\"p99_ms\"]:.3f} ms"'; }
+line() { jq1 '"%8.0f tps  p50 %.3f ms  p99 %.3f ms" % (d["tps"], d["p50_ms"], d["p99_ms"])'; }
 
 echo "== single node (no replicas), 8 clients, commit=local"
 rm -rf "$work/solo"; hs=$(freeport)
@@ -100,6 +100,6 @@ for z in off on; do
   flags=(); [ $z = on ] && flags=(--compression)
   cluster "" "${flags[@]}"
   bench "$h1" --clients 8 >/dev/null
-  curl -sf "127.0.0.1:$h1/status" | jq1 '"\n".join(f"   {r[\"name\"]}: {r[\"bytes_sent\"]} bytes of records, {r[\"bytes_on_wire\"]} on the wire, ratio {r[\"compression_ratio\"]:.2f}" for r in d["replication"]["replicas"])'
+  curl -sf "127.0.0.1:$h1/status" | jq1 '"\n".join("   %s: %d bytes of records, %d on the wire, ratio %.2f" % (r["name"], r["bytes_sent"], r["bytes_on_wire"], r["compression_ratio"]) for r in d["replication"]["replicas"])'
   stopcluster
 done

@@ -17,7 +17,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 echo $! >"$work/pid"
 for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
 
-row() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"tps\"]:.0f} {d[\"p50_ms\"]:.3f} {d[\"p99_ms\"]:.3f}")'; }
+row() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f %.3f %.3f" % (d["tps"], d["p50_ms"], d["p99_ms"]))'; }
 printf '%-6s %-13s %-8s %8s %8s %8s\n' round workload target tps p50_ms p99_ms
 for r in $(seq "$rounds"); do
   for w in insert point-select; do
@@ -25,6 +25,6 @@ for r in $(seq "$rounds"); do
     printf '%-6s %-13s %-8s %8s %8s %8s\n' "$r" $w tandem $t
     s=$("$bin" bench --json --workload $w --target "sqlite:$work/base.db" --clients 8 --duration "$dur" | row)
     printf '%-6s %-13s %-8s %8s %8s %8s\n' "$r" $w sqlite $s
-    python3 -c "import sys; a=float('${t%% *}'); b=float('${s%% *}'); print(f'{\"\":6} {\"$w\":13} ratio    {a/b:8.2f}')"
+    python3 -c "a=float('${t%% *}'); b=float('${s%% *}'); print('%-6s %-13s %-8s %8.2f' % ('', '$w', 'ratio', a/b))"
   done
 done
