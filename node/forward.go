@@ -86,13 +86,20 @@ func (n *Node) primaryHTTP() string {
 	return n.client.Status().PrimaryHTTP
 }
 
-// forwardExecute runs a write on the primary.
-func (n *Node) forwardExecute(ctx context.Context, req *command.ExecuteRequest) (*command.ExecuteResponse, error) {
+// primaryClient returns a client of the primary's HTTP API, or the error
+// that refuses the request when this replica does not forward.
+func (n *Node) primaryClient() (*client.Client, string, error) {
 	addr := n.primaryHTTP()
 	if !n.cfg.ForwardWrites || addr == "" {
-		return nil, &notPrimaryError{addr}
+		return nil, addr, &notPrimaryError{addr}
 	}
 	c, err := n.forwarder.get(addr)
+	return c, addr, err
+}
+
+// forwardExecute runs a write on the primary.
+func (n *Node) forwardExecute(ctx context.Context, req *command.ExecuteRequest) (*command.ExecuteResponse, error) {
+	c, addr, err := n.primaryClient()
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +123,7 @@ func (n *Node) forwardExecute(ctx context.Context, req *command.ExecuteRequest) 
 
 // forwardQuery runs a read on the primary.
 func (n *Node) forwardQuery(ctx context.Context, req *command.QueryRequest) ([]command.Result, error) {
-	addr := n.primaryHTTP()
-	if !n.cfg.ForwardWrites || addr == "" {
-		return nil, &notPrimaryError{addr}
-	}
-	c, err := n.forwarder.get(addr)
+	c, addr, err := n.primaryClient()
 	if err != nil {
 		return nil, err
 	}
