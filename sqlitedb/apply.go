@@ -114,8 +114,19 @@ func (a *applier) txn(t *ApplyTxn) (table string, err error) {
 		e := &entries[i]
 		switch e.Type {
 		case payload.TypeChangeset:
-			if table, err := a.w.checkSchema(e.Changeset); err != nil {
+			tables, table, err := a.w.checkSchema(e.Changeset)
+			if err != nil {
 				return table, err
+			}
+			if a.w.rowApply && a.w.rows.supports(tables) {
+				// Row by row with cached statements: no merge needed.
+				if table, err := a.flush(); err != nil {
+					return table, err
+				}
+				if table, err := a.w.rows.apply(a.w.cap.schema, e.Changeset); err != nil {
+					return table, err
+				}
+				continue
 			}
 			if !a.merge {
 				if table, err := a.w.applyChangeset(e.Changeset); err != nil {
@@ -152,17 +163,17 @@ func (a *applier) txn(t *ApplyTxn) (table string, err error) {
 
 // checkSchema verifies every table a changeset names against the local
 // schema before SQLite's apply, which would skip mismatches silently.
-func (w *Writer) checkSchema(cs []byte) (string, error) {
+func (w *Writer) checkSchema(cs []byte) ([]changeset.Table, string, error) {
 	tables, err := changeset.Tables(cs)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	for i := range tables {
 		if err := w.cap.schema.check(&tables[i]); err != nil {
-			return tables[i].Name, err
+			return nil, tables[i].Name, err
 		}
 	}
-	return "", nil
+	return tables, "", nil
 }
 
 func (w *Writer) applyChangeset(cs []byte) (string, error) {

@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,11 +12,20 @@ import (
 	"github.com/tandem-db/tandem/lsn"
 )
 
-// BenchmarkApply measures replaying single-row insert transactions in
-// batches of 256, as recovery and replicas do: merged with a changegroup
-// (the default) and one changeset apply per transaction.
+// BenchmarkApply measures replaying single-row insert transactions as
+// recovery and replicas do, in batches of 256 (catch-up) and of 4 (a
+// replica keeping up with a busy primary): with the row applier (cached
+// statements, the default) and with sqlite3changeset_apply, merged with a
+// changegroup or one call per transaction.
 func BenchmarkApply(b *testing.B) {
-	const batch = 256
+	for _, batch := range []int{256, 4} {
+		for _, mode := range []string{"rows", "sqlite-merged", "sqlite-one-by-one"} {
+			b.Run(fmt.Sprintf("batch=%d/%s", batch, mode), func(b *testing.B) { benchApply(b, batch, mode) })
+		}
+	}
+}
+
+func benchApply(b *testing.B, batch int, mode string) {
 	// Capture a template transaction once; vary the primary key per copy
 	// by capturing a batch of distinct inserts.
 	src, err := Open(DefaultConfig(filepath.Join(b.TempDir(), "src.db")))
@@ -40,18 +50,17 @@ func BenchmarkApply(b *testing.B) {
 	}
 	schema := capture(&command.ExecuteRequest{Statements: []command.Statement{{SQL: "CREATE TABLE bench (id INTEGER PRIMARY KEY, k TEXT, v BLOB(100))"}}})
 	v := strings.Repeat("v", 100)
-	const total = 64 * batch
+	total := 64 * 256
 	payloads := make([][]byte, total)
 	for i := range payloads {
 		payloads[i] = capture(&command.ExecuteRequest{Statements: []command.Statement{{SQL: "INSERT INTO bench(k, v) VALUES(?, ?)", Args: []any{"key", v}}}})
 	}
-	for _, merge := range []bool{true, false} {
-		name := "merged"
-		if !merge {
-			name = "one-by-one"
-		}
-		b.Run(name, func(b *testing.B) {
-			dst, err := Open(DefaultConfig(filepath.Join(b.TempDir(), "dst.db")))
+	merge := mode == "sqlite-merged"
+	{
+		{
+			cfg := DefaultConfig(filepath.Join(b.TempDir(), "dst.db"))
+			cfg.SQLiteApply = mode != "rows"
+			dst, err := Open(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -87,7 +96,7 @@ func BenchmarkApply(b *testing.B) {
 				applied += batch
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(applied), "ns/txn")
-		})
+		}
 	}
 }
 

@@ -61,6 +61,9 @@ type Config struct {
 	BusyTimeout time.Duration
 	// StmtCache is the number of prepared statements kept per connection.
 	StmtCache int
+	// SQLiteApply makes Apply use sqlite3changeset_apply (with consecutive
+	// changesets merged) instead of the row applier; for comparison.
+	SQLiteApply bool
 }
 
 // DefaultConfig returns the defaults for the database at path.
@@ -151,7 +154,7 @@ func (db *DB) initWriter(conn *sqlite.Conn) error {
 	tls, handle := connHandle(conn)
 	c := newCapture(tls, s)
 	lib.Xsqlite3_preupdate_hook(tls, handle, cFuncPointer(preupdateTrampoline), c.id)
-	db.writer = &Writer{conn: conn, cap: c, format: db.cfg.Format, stmts: newStmtCache(conn, db.cfg.StmtCache)}
+	db.writer = &Writer{conn: conn, cap: c, format: db.cfg.Format, stmts: newStmtCache(conn, db.cfg.StmtCache), rows: newRowApplier(conn), rowApply: !db.cfg.SQLiteApply}
 	return nil
 }
 
@@ -231,6 +234,7 @@ func (db *DB) Close() error {
 	}
 	if w := db.writer; w != nil {
 		w.stmts.clear()
+		w.rows.reset()
 		tls, handle := connHandle(w.conn)
 		lib.Xsqlite3_preupdate_hook(tls, handle, 0, 0)
 		w.cap.close()

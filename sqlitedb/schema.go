@@ -16,6 +16,7 @@ const metaTable = "_tandem_meta"
 // tableInfo is what capture and apply need to know of one table.
 type tableInfo struct {
 	name     string
+	cols     []string         // column names, in table order
 	table    *changeset.Table // nil for internal tables
 	internal bool             // sqlite_* bookkeeping, never replicated itself
 	reserved bool             // Tandem's own tables
@@ -47,10 +48,11 @@ func loadSchema(c *sqlite.Conn) (*schema, error) {
 			ti.reserved = true
 		}
 		t := &changeset.Table{Name: name}
-		err := sqlitex.ExecuteTransient(c, "SELECT pk FROM pragma_table_info(?)", &sqlitex.ExecOptions{
+		err := sqlitex.ExecuteTransient(c, "SELECT name, pk FROM pragma_table_info(?)", &sqlitex.ExecOptions{
 			Args: []any{name},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				t.PK = append(t.PK, uint8(st.ColumnInt(0)))
+				ti.cols = append(ti.cols, st.ColumnText(0))
+				t.PK = append(t.PK, uint8(st.ColumnInt(1)))
 				return nil
 			},
 		})

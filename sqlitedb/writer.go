@@ -22,9 +22,13 @@ type Writer struct {
 	format  Format
 	stmts   *stmtCache
 	builder changeset.Builder
-	inBatch bool
-	ddl     bool // the open batch changed the schema
-	buf     []byte
+	rows    *rowApplier
+	// rowApply applies changesets with the row applier (cached statements)
+	// rather than sqlite3changeset_apply; both have the same semantics.
+	rowApply bool
+	inBatch  bool
+	ddl      bool // the open batch changed the schema
+	buf      []byte
 }
 
 // Txn is a captured client transaction.
@@ -114,6 +118,7 @@ func (w *Writer) reloadSchema() error {
 	}
 	w.cap.schema = s
 	w.cap.schemaChanged()
+	w.rows.reset()
 	return nil
 }
 
