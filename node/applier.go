@@ -16,6 +16,11 @@ import (
 // applyBatchMax is the most records one replica apply transaction takes.
 const applyBatchMax = 512
 
+// applyLinger is how long an asynchronous replica's applier waits for more
+// records before it applies a small batch: each apply is a SQLite
+// transaction with a fixed cost, and no commit waits on this replica.
+const applyLinger = 5 * time.Millisecond
+
 // applier replays the local log into SQLite on a replica. A prefetch
 // goroutine reads and decodes records ahead of it, so reading the log and
 // applying overlap.
@@ -150,10 +155,33 @@ func (a *applier) run(ctx context.Context) {
 				break fill
 			}
 		}
+		if len(batch) < applyBatchMax && a.n.client != nil && !a.n.client.Status().Synchronous {
+			batch = a.linger(ctx, recs, batch)
+		}
 		if !a.applyDelayed(ctx, batch) {
 			return
 		}
 	}
+}
+
+// linger adds the records that arrive within applyLinger to batch.
+func (a *applier) linger(ctx context.Context, recs <-chan *rlog.Record, batch []*rlog.Record) []*rlog.Record {
+	t := time.NewTimer(applyLinger)
+	defer t.Stop()
+	for len(batch) < applyBatchMax {
+		select {
+		case r, ok := <-recs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // prefetch reads the local log from the applied position, ahead of apply.

@@ -62,6 +62,12 @@ func (s source) Detached(replica string, err error) {
 	s.n.waiter.Disconnect(replica)
 }
 
+// Synchronous reports whether the sync standby list names (or matches)
+// the replica. A replica's own downstream is never synchronous.
+func (s source) Synchronous(replica string) bool {
+	return !s.n.replica && s.n.waiter.State().Config.Priority(replica) > 0
+}
+
 func (s source) PrimaryHTTP() string {
 	if s.n.replica {
 		return s.n.primaryHTTP()

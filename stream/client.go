@@ -78,7 +78,10 @@ type ClientStatus struct {
 	// The upstream's durable end, clock and term, from its last heartbeat.
 	PrimaryLSN lsn.LSN `json:"primary_lsn"`
 	// PrimaryHTTP is the primary's client API address, from Welcome.
-	PrimaryHTTP string       `json:"primary_http,omitempty"`
+	PrimaryHTTP string `json:"primary_http,omitempty"`
+	// Synchronous says the upstream may make commits wait for this
+	// replica (from its heartbeats; true until the first one says).
+	Synchronous bool         `json:"synchronous"`
 	PrimaryTime time.Time    `json:"primary_time"`
 	Term        uint64       `json:"term"`
 	Seed        SeedProgress `json:"seed"`
@@ -115,7 +118,7 @@ func NewClient(cfg ClientConfig, sink Sink) (*Client, error) {
 		return nil, errors.New("stream: NewClient: nil Sink")
 	}
 	cl := &Client{cfg: cfg, sink: sink, log: cfg.Logger.With("upstream", cfg.Upstream), kick: make(chan struct{}, 1)}
-	cl.st = ClientStatus{Upstream: cfg.Upstream, State: StateConnecting}
+	cl.st = ClientStatus{Upstream: cfg.Upstream, State: StateConnecting, Synchronous: true}
 	return cl, nil
 }
 

@@ -165,6 +165,7 @@ type testSource struct {
 	detached  []error
 	afterStop bool // an Acked came after a Detached
 	seed      func(ctx context.Context) (*Snapshot, error)
+	async     atomic.Bool // Synchronous reports false
 }
 
 var _ Source = (*testSource)(nil)
@@ -178,6 +179,8 @@ func newTestSource(t testing.TB, term uint64) *testSource {
 }
 
 func (s *testSource) PrimaryHTTP() string { return "127.0.0.1:4001" }
+
+func (s *testSource) Synchronous(string) bool { return s.async.Load() == false }
 
 func (s *testSource) Term() uint64                                 { return s.term.Load() }
 func (s *testSource) Durable() lsn.LSN                             { return s.log.Durable() }

@@ -16,6 +16,11 @@ import (
 // receiver syncs even though more data is already waiting.
 const maxUnsynced = 8 << 20
 
+// asyncSyncDelay is how long an asynchronous replica lets received records
+// wait for their fsync, so that one fsync covers many upstream batches.
+// No commit waits on such a replica, so only its lag grows, by this much.
+const asyncSyncDelay = 5 * time.Millisecond
+
 // receiver is one connection of a Client: after the handshake it installs
 // a seed if one comes, then appends records, syncs, and acks.
 type receiver struct {
@@ -31,6 +36,10 @@ type receiver struct {
 	seeding          atomic.Bool
 	written, flushed atomic.Uint64
 	flushKick        chan struct{}
+	// async is set while the upstream says no commit waits for this
+	// replica; syncs then go through syncKick to the delayed syncer.
+	async    atomic.Bool
+	syncKick chan struct{}
 }
 
 // session runs one connection until it fails or ctx ends. progressed says
@@ -61,7 +70,8 @@ func (cl *Client) session(ctx context.Context) (progressed bool, err error) {
 	if err := c.established(timeout, w.Zstd); err != nil {
 		return false, err
 	}
-	r := &receiver{cl: cl, c: c, keepalive: max(w.Heartbeat, time.Millisecond), pos: w.Start, upDurable: w.End, flushKick: make(chan struct{}, 1)}
+	r := &receiver{cl: cl, c: c, keepalive: max(w.Heartbeat, time.Millisecond), pos: w.Start, upDurable: w.End,
+		flushKick: make(chan struct{}, 1), syncKick: make(chan struct{}, 1)}
 	r.seeding.Store(h.Seed)
 	r.written.Store(uint64(w.Start))
 	r.flushed.Store(uint64(w.Start))
@@ -81,6 +91,7 @@ func (cl *Client) session(ctx context.Context) (progressed bool, err error) {
 	defer wg.Wait()
 	defer cancel(nil)
 	wg.Go(func() { cancel(r.sendAcks(ctx)) })
+	wg.Go(func() { cancel(r.delayedSyncs(ctx)) })
 
 	if h.Seed {
 		if err := r.installSeed(); err != nil {
@@ -123,7 +134,13 @@ func (r *receiver) next() (Message, error) {
 		// Group commit on the replica: sync once no more data is already
 		// buffered, rather than after every batch.
 		if r.unsynced > 0 && !r.c.buffered() {
-			if err := r.sync(); err != nil {
+			if r.async.Load() {
+				r.unsynced = 0
+				select {
+				case r.syncKick <- struct{}{}:
+				default:
+				}
+			} else if err := r.sync(); err != nil {
 				return nil, err
 			}
 		}
@@ -150,7 +167,9 @@ func (r *receiver) heartbeat(m *Heartbeat) error {
 		return err
 	}
 	r.upDurable = m.Durable
+	r.async.Store(!m.Sync)
 	r.cl.update(func(st *ClientStatus) {
+		st.Synchronous = m.Sync
 		st.PrimaryLSN, st.PrimaryTime = m.Durable, m.Time
 		if m.PrimaryHTTP != "" {
 			st.PrimaryHTTP = m.PrimaryHTTP
@@ -265,10 +284,51 @@ func (r *receiver) sync() error {
 		return fmt.Errorf("sync the local log at LSN %s: %w", r.pos, err)
 	}
 	r.unsynced = 0
-	r.flushed.Store(uint64(flushed))
-	r.cl.update(func(st *ClientStatus) { st.FlushedLSN = flushed })
-	r.kickAck()
+	r.flushedTo(flushed)
 	return nil
+}
+
+// flushedTo records a flush position (syncs may finish out of order) and
+// acks it.
+func (r *receiver) flushedTo(flushed lsn.LSN) {
+	for {
+		old := r.flushed.Load()
+		if uint64(flushed) <= old {
+			return
+		}
+		if r.flushed.CompareAndSwap(old, uint64(flushed)) {
+			break
+		}
+	}
+	r.cl.update(func(st *ClientStatus) { st.FlushedLSN = max(st.FlushedLSN, flushed) })
+	r.kickAck()
+}
+
+// delayedSyncs is the asynchronous replica's syncer: asked to sync, it
+// waits asyncSyncDelay so that records that arrive meanwhile share the
+// fsync, then syncs and acks.
+func (r *receiver) delayedSyncs(ctx context.Context) error {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.syncKick:
+		}
+		t.Reset(asyncSyncDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		flushed, err := r.cl.sink.Sync()
+		if err != nil {
+			return fmt.Errorf("sync the local log: %w", err)
+		}
+		r.flushedTo(flushed)
+	}
 }
 
 func (r *receiver) kickAck() {

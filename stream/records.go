@@ -80,7 +80,13 @@ type Heartbeat struct {
 	// PrimaryHTTP is the primary's client API address as the upstream
 	// knows it now; it changes when the primary moves.
 	PrimaryHTTP string
+	// Sync says whether a commit on the primary may wait for this
+	// replica's acks. An asynchronous replica may batch its fsyncs and
+	// applies, trading a few milliseconds of lag for much less CPU.
+	Sync bool
 }
+
+const heartbeatSync = 1 << 0
 
 // Type returns TypeHeartbeat.
 func (*Heartbeat) Type() MsgType { return TypeHeartbeat }
@@ -94,7 +100,8 @@ func (m *Heartbeat) AppendBinary(b []byte) ([]byte, error) {
 	if len(addr) > MaxIDLength || !utf8.ValidString(addr) {
 		addr = ""
 	}
-	return append(append(b, byte(len(addr))), addr...), nil
+	b = append(append(b, byte(len(addr))), addr...)
+	return append(b, boolFlag(m.Sync, heartbeatSync)), nil
 }
 
 // UnmarshalBinary decodes b into m.
@@ -104,6 +111,7 @@ func (m *Heartbeat) UnmarshalBinary(b []byte) error {
 	m.Time = fromUnixNano(int64(d.u64("time")))
 	m.Term = d.u64("term")
 	m.PrimaryHTTP = d.string8("primary HTTP address")
+	m.Sync = d.flags(heartbeatSync)&heartbeatSync != 0
 	return d.end()
 }
 

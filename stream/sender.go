@@ -213,7 +213,7 @@ func (sn *sender) stream(rd *rlog.Reader) error {
 func (sn *sender) heartbeat() error {
 	src := sn.s.src
 	sn.lastHB = time.Now()
-	if err := sn.c.send(&Heartbeat{Durable: src.Durable(), Time: sn.lastHB, Term: src.Term(), PrimaryHTTP: src.PrimaryHTTP()}); err != nil {
+	if err := sn.c.send(&Heartbeat{Durable: src.Durable(), Time: sn.lastHB, Term: src.Term(), PrimaryHTTP: src.PrimaryHTTP(), Sync: src.Synchronous(sn.replica)}); err != nil {
 		return fmt.Errorf("send heartbeat: %w", err)
 	}
 	return nil

@@ -45,6 +45,9 @@ type Source interface {
 	// PrimaryHTTP is the client API address of the cluster's primary,
 	// sent to replicas so they can forward writes; "" when unknown.
 	PrimaryHTTP() string
+	// Synchronous reports whether commits may wait for this replica's
+	// acks (it is named, or matched, in the synchronous standby list).
+	Synchronous(replica string) bool
 }
 
 // Snapshot is a consistent copy of the database, as Source.Seed returns

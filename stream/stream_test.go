@@ -204,3 +204,28 @@ func TestAttach_SlotLost(t *testing.T) {
 		t.Fatalf("replica at %s after the fix, want %s", sink.Position(), src.log.End())
 	}
 }
+
+// An asynchronous replica (no commit waits for it) batches its fsyncs but
+// still flushes and acks everything it receives.
+func TestStream_AsyncReplicaDelaysSyncs(t *testing.T) {
+	src := newTestSource(t, 1)
+	src.async.Store(true)
+	appendRecords(t, src.log, 0, 20, 1)
+	srv := startServer(t, src, nil, func(c *ServerConfig) { c.Heartbeat = 20 * time.Millisecond })
+	sink := newTestSink(t, false)
+	cl, _ := startClient(t, srv.Addr().String(), sink, nil, nil)
+	flushedTo(t, cl, src.log.End())
+	waitFor(t, "heartbeat saying async", func() bool { return !cl.Status().Synchronous })
+	for i := range 10 {
+		appendRecords(t, src.log, 20+3*i, 3, 1)
+	}
+	flushedTo(t, cl, src.log.End())
+	sameLogs(t, src.log, sink.Log(), 0)
+	waitFor(t, "flush acked upstream", func() bool {
+		st := srv.Stats()
+		return len(st) == 1 && st[0].LastAck.Flush == src.log.End()
+	})
+	// Back to synchronous: the next heartbeat says so.
+	src.async.Store(false)
+	waitFor(t, "heartbeat saying sync", func() bool { return cl.Status().Synchronous })
+}
