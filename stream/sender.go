@@ -58,6 +58,7 @@ type sender struct {
 	sent    atomic.Uint64
 	seeding atomic.Bool
 	lastHB  time.Time // only the sending goroutine uses it
+	async   bool      // no commit waits for this replica (as of the last heartbeat)
 	buf     []byte
 
 	mu sync.Mutex
@@ -200,6 +201,17 @@ func (sn *sender) stream(rd *rlog.Reader) error {
 		switch {
 		case err == nil:
 			pending = rec
+			if sn.async {
+				// No commit waits for this replica: let a few more
+				// records become durable and send them in one message.
+				t := time.NewTimer(asyncSendDelay)
+				select {
+				case <-t.C:
+				case <-sn.ctx.Done():
+					t.Stop()
+					return context.Cause(sn.ctx)
+				}
+			}
 		case sn.ctx.Err() != nil:
 			return context.Cause(sn.ctx)
 		case errors.Is(err, context.DeadlineExceeded):
@@ -210,10 +222,16 @@ func (sn *sender) stream(rd *rlog.Reader) error {
 	}
 }
 
+// asyncSendDelay is how long the sender lets records gather before it
+// sends them to an asynchronous replica.
+const asyncSendDelay = 2 * time.Millisecond
+
 func (sn *sender) heartbeat() error {
 	src := sn.s.src
 	sn.lastHB = time.Now()
-	if err := sn.c.send(&Heartbeat{Durable: src.Durable(), Time: sn.lastHB, Term: src.Term(), PrimaryHTTP: src.PrimaryHTTP(), Sync: src.Synchronous(sn.replica)}); err != nil {
+	sync := src.Synchronous(sn.replica)
+	sn.async = !sync
+	if err := sn.c.send(&Heartbeat{Durable: src.Durable(), Time: sn.lastHB, Term: src.Term(), PrimaryHTTP: src.PrimaryHTTP(), Sync: sync}); err != nil {
 		return fmt.Errorf("send heartbeat: %w", err)
 	}
 	return nil
