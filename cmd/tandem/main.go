@@ -1,4 +1,3 @@
-// Command tandem is the Tandem replicated SQL database server and its tools.
 package main
 
 import (
