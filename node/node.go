@@ -48,7 +48,9 @@ type Node struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closing chan struct{}
-	once    sync.Once
+	// writerDone is closed when the writer goroutine has returned.
+	writerDone chan struct{}
+	once       sync.Once
 
 	waiter      *commitwait.Waiter
 	afterCommit bool
@@ -93,7 +95,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
-		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}),
+		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}), writerDone: make(chan struct{}),
 		afterCommit: cfg.SyncPoint == "after_commit", replica: cfg.Primary != "", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
 	term, err := loadTerm(cfg.DataDir)
 	if err != nil {

@@ -40,6 +40,7 @@ type writeStats struct {
 // runWriter is the writer goroutine: it owns the SQLite writer connection
 // and the log's append side, and commits queued requests in batches.
 func (n *Node) runWriter() {
+	defer close(n.writerDone)
 	batch := make([]*writeReq, 0, n.cfg.MaxBatch)
 	for {
 		select {
@@ -244,6 +245,15 @@ func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*comma
 	select {
 	case <-r.done:
 		return r.resp, r.err
+	case <-n.writerDone:
+		// The writer stopped; it answered everything it took, and a request
+		// queued after its last look was never run.
+		select {
+		case <-r.done:
+			return r.resp, r.err
+		default:
+			return nil, ErrClosed
+		}
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for commit: %w; the transaction may still commit", ctx.Err())
 	}

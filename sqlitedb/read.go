@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tandem-db/tandem/command"
@@ -35,8 +34,6 @@ func (rc *readConn) close() error {
 	return rc.conn.Close()
 }
 
-var closedReads atomic.Int64 // read connections returned after Close
-
 func (db *DB) takeRead(ctx context.Context) (*readConn, error) {
 	reads := db.reads
 	if reads == nil {
@@ -57,7 +54,6 @@ func (db *DB) putRead(rc *readConn) {
 	defer func() {
 		if recover() != nil { // pool closed while this connection was out
 			rc.close()
-			closedReads.Add(1)
 		}
 	}()
 	db.reads <- rc
