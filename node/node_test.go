@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/rlog"
@@ -291,4 +292,47 @@ func removeIfExists(path string) error {
 		return err
 	}
 	return nil
+}
+
+// Closing a node under write load answers every write promptly: committed,
+// or ErrClosed; none waits for its write timeout.
+func TestNode_CloseUnderLoad(t *testing.T) {
+	n := openNode(t, t.TempDir(), func(c *Config) { c.WriteTimeout = time.Minute })
+	execOK(t, n, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				_, err := n.Execute(context.Background(), &command.ExecuteRequest{Statements: []command.Statement{
+					{SQL: "INSERT INTO t VALUES(?)", Args: []any{int64(w*100000 + i)}}}})
+				if i == 10 {
+					started <- struct{}{}
+				}
+				if err != nil {
+					if !errors.Is(err, ErrClosed) {
+						t.Errorf("write during close: %v", err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-started
+	}
+	start := time.Now()
+	n.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writes still waiting 10 s after Close")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("writers took %v to finish after Close", d)
+	}
 }
