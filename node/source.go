@@ -24,6 +24,11 @@ func (s source) Durable() lsn.LSN { return s.n.log.Durable() }
 func (s source) NewReader(from lsn.LSN) (*rlog.Reader, error) { return s.n.log.NewReader(from) }
 
 func (s source) Attach(h *stream.Hello) error {
+	if end := s.n.log.Durable(); !h.Seed && h.Start > end {
+		return &stream.Error{Code: stream.CodeDiverged, Message: fmt.Sprintf(
+			"replica %s asks to resume at LSN %s, beyond this node's log end %s: its log has records this node does not; it must re-seed: stop it, empty its data dir and start it again",
+			h.NodeID, h.Start, end)}
+	}
 	if err := s.n.slots.attach(h.NodeID, h.Start, h.Seed, s.n.appliedLSN()); err != nil {
 		code := stream.CodeStartNotAvailable
 		if s.n.slots.isLost(h.NodeID) {

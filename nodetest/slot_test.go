@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-db/tandem/crashtest"
 	"github.com/tandem-db/tandem/lsn"
 	"github.com/tandem-db/tandem/node"
 	"github.com/tandem-db/tandem/nodetest"
@@ -78,5 +79,44 @@ func TestSlot_CapMarksLostAndFreesLog(t *testing.T) {
 	c.WaitConverged(t, "n1", "n2")
 	if got, want := c.QueryInt(t, "n2", "SELECT count(*) FROM t"), int64(3*maxSlot/1000); got != want {
 		t.Fatalf("re-seeded n2 has %d rows, want %d", got, want)
+	}
+}
+
+// A replica whose log runs past its upstream's (the upstream lost its tail,
+// e.g. restored from an older copy) is refused as diverged, told to
+// re-seed, and nothing is streamed to it.
+func TestReplica_AheadOfUpstreamIsRefused(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1")
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	c.WaitConverged(t, "n1", "n2")
+	c.Stop(t, "n1")
+	old := t.TempDir()
+	if err := crashtest.CopyDir(c.DataDir("n1"), old); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(t, "n1")
+	for i := range 5 {
+		c.Exec(t, "n1", "INSERT INTO t VALUES(?)", int64(i))
+	}
+	c.WaitConverged(t, "n1", "n2")
+	c.Stop(t, "n2")
+	c.Stop(t, "n1")
+	// n1 goes back to its older copy: n2 now holds records n1 lacks.
+	if err := os.RemoveAll(c.DataDir("n1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := crashtest.CopyDir(old, c.DataDir("n1")); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(t, "n1")
+	c.Restart(t, "n2")
+	nodetest.WaitFor(t, 10*time.Second, "n2 to be refused as diverged", func() (bool, string) {
+		u := c.Status(t, "n2").Upstream
+		return u.LastErrorCode == stream.CodeDiverged && strings.Contains(u.LastError, "re-seed"), u.LastError
+	})
+	if got := c.QueryInt(t, "n2", "SELECT count(*) FROM t"); got != 5 {
+		t.Fatalf("n2 has %d rows, want its own 5 untouched", got)
 	}
 }
