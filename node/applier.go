@@ -16,9 +16,10 @@ import (
 // applyBatchMax is the most records one replica apply transaction takes.
 const applyBatchMax = 512
 
-// applyLinger is how long an asynchronous replica's applier waits for more
-// records before it applies a small batch: each apply is a SQLite
-// transaction with a fixed cost, and no commit waits on this replica.
+// applyLinger is how long the applier waits for more records before it
+// applies a small batch, when no commit waits for this replica to apply
+// (the upstream says so): each apply is a SQLite transaction with a fixed
+// cost.
 const applyLinger = 5 * time.Millisecond
 
 // applier replays the local log into SQLite on a replica. A prefetch
@@ -155,7 +156,7 @@ func (a *applier) run(ctx context.Context) {
 				break fill
 			}
 		}
-		if len(batch) < applyBatchMax && a.n.client != nil && !a.n.client.Status().Synchronous {
+		if len(batch) < applyBatchMax && a.n.client != nil && !a.n.client.Status().ApplySync {
 			batch = a.linger(ctx, recs, batch)
 		}
 		if !a.applyDelayed(ctx, batch) {

@@ -64,12 +64,14 @@ type Node struct {
 	lag         *lagTracker
 	forwarder   *forwarder
 
-	visible  *watermark // primary: end LSN of the last batch visible in SQLite
-	term     atomic.Uint64
-	seq      uint64 // last GTID sequence number this node assigned
-	failed   atomic.Pointer[error]
-	recovery recoveryInfo
-	stats    writeStats
+	// lastRemoteApply is when (unix nanos) a remote_apply commit last ran.
+	lastRemoteApply atomic.Int64
+	visible         *watermark // primary: end LSN of the last batch visible in SQLite
+	term            atomic.Uint64
+	seq             uint64 // last GTID sequence number this node assigned
+	failed          atomic.Pointer[error]
+	recovery        recoveryInfo
+	stats           writeStats
 }
 
 // Open opens the node's data directory, recovers it and starts its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/tandem-db/tandem/commitwait"
 	"github.com/tandem-db/tandem/lsn"
@@ -72,6 +73,17 @@ func (s source) Detached(replica string, err error) {
 func (s source) Synchronous(replica string) bool {
 	return !s.n.replica && s.n.waiter.State().Config.Priority(replica) > 0
 }
+
+// ApplyWaits reports whether a remote_apply commit ran in the last
+// applyWaitWindow: standbys then apply at once instead of batching.
+func (s source) ApplyWaits() bool {
+	last := s.n.lastRemoteApply.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < applyWaitWindow
+}
+
+// applyWaitWindow is how long after a remote_apply commit standbys keep
+// applying at once.
+const applyWaitWindow = 30 * time.Second
 
 func (s source) PrimaryHTTP() string {
 	if s.n.replica {

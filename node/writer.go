@@ -232,6 +232,9 @@ func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*comma
 	if err := n.failure(); err != nil {
 		return nil, err
 	}
+	if req.Commit == command.CommitRemoteApply {
+		n.lastRemoteApply.Store(time.Now().UnixNano())
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
 	defer cancel()
 	r := &writeReq{ctx: ctx, req: req, done: make(chan struct{})}

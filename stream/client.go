@@ -81,7 +81,9 @@ type ClientStatus struct {
 	PrimaryHTTP string `json:"primary_http,omitempty"`
 	// Synchronous says the upstream may make commits wait for this
 	// replica (from its heartbeats; true until the first one says).
-	Synchronous bool         `json:"synchronous"`
+	Synchronous bool `json:"synchronous"`
+	// ApplySync says commits may wait for this replica's apply.
+	ApplySync   bool         `json:"apply_synchronous"`
 	PrimaryTime time.Time    `json:"primary_time"`
 	Term        uint64       `json:"term"`
 	Seed        SeedProgress `json:"seed"`
@@ -118,7 +120,7 @@ func NewClient(cfg ClientConfig, sink Sink) (*Client, error) {
 		return nil, errors.New("stream: NewClient: nil Sink")
 	}
 	cl := &Client{cfg: cfg, sink: sink, log: cfg.Logger.With("upstream", cfg.Upstream), kick: make(chan struct{}, 1)}
-	cl.st = ClientStatus{Upstream: cfg.Upstream, State: StateConnecting, Synchronous: true}
+	cl.st = ClientStatus{Upstream: cfg.Upstream, State: StateConnecting, Synchronous: true, ApplySync: true}
 	return cl, nil
 }
 

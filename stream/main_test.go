@@ -182,6 +182,8 @@ func (s *testSource) PrimaryHTTP() string { return "127.0.0.1:4001" }
 
 func (s *testSource) Synchronous(string) bool { return s.async.Load() == false }
 
+func (s *testSource) ApplyWaits() bool { return true }
+
 func (s *testSource) Term() uint64                                 { return s.term.Load() }
 func (s *testSource) Durable() lsn.LSN                             { return s.log.Durable() }
 func (s *testSource) NewReader(from lsn.LSN) (*rlog.Reader, error) { return s.log.NewReader(from) }

@@ -40,6 +40,10 @@ type receiver struct {
 	// replica; syncs then go through syncKick to the delayed syncer.
 	async    atomic.Bool
 	syncKick chan struct{}
+
+	ackMu     sync.Mutex // orders acks from the receive and ack goroutines
+	lastAck   Ack
+	lastAckAt time.Time
 }
 
 // session runs one connection until it fails or ctx ends. progressed says
@@ -169,7 +173,7 @@ func (r *receiver) heartbeat(m *Heartbeat) error {
 	r.upDurable = m.Durable
 	r.async.Store(!m.Sync)
 	r.cl.update(func(st *ClientStatus) {
-		st.Synchronous = m.Sync
+		st.Synchronous, st.ApplySync = m.Sync, m.ApplySync
 		st.PrimaryLSN, st.PrimaryTime = m.Durable, m.Time
 		if m.PrimaryHTTP != "" {
 			st.PrimaryHTTP = m.PrimaryHTTP
@@ -285,7 +289,9 @@ func (r *receiver) sync() error {
 	}
 	r.unsynced = 0
 	r.flushedTo(flushed)
-	return nil
+	// Ack the flush from here: a commit on the primary may be waiting for
+	// it, and waking the ack goroutine would add a hand-off.
+	return r.ack(false)
 }
 
 // flushedTo records a flush position (syncs may finish out of order) and
@@ -301,7 +307,6 @@ func (r *receiver) flushedTo(flushed lsn.LSN) {
 		}
 	}
 	r.cl.update(func(st *ClientStatus) { st.FlushedLSN = max(st.FlushedLSN, flushed) })
-	r.kickAck()
 }
 
 // delayedSyncs is the asynchronous replica's syncer: asked to sync, it
@@ -328,6 +333,7 @@ func (r *receiver) delayedSyncs(ctx context.Context) error {
 			return fmt.Errorf("sync the local log: %w", err)
 		}
 		r.flushedTo(flushed)
+		r.kickAck()
 	}
 }
 
@@ -338,26 +344,20 @@ func (r *receiver) kickAck() {
 	}
 }
 
-// sendAcks acks every AckInterval when a position moved, at once after a
-// flush or NotifyApplied, and at least every upstream heartbeat interval
-// as a keepalive. While a seed is coming it sends zero keepalives, which
-// the server ignores.
+// sendAcks acks every AckInterval when a position moved, at once after
+// NotifyApplied or a delayed flush, and at least every upstream heartbeat
+// interval as a keepalive. While a seed is coming it sends zero
+// keepalives, which the server ignores. (A synchronous replica's flush is
+// acked inline by sync, without waking this goroutine.)
 func (r *receiver) sendAcks(ctx context.Context) error {
 	t := time.NewTicker(min(r.cl.cfg.AckInterval, r.keepalive))
 	defer t.Stop()
-	var last Ack
-	var lastAt time.Time
 	for first := true; ; first = false {
-		a := Ack{Time: time.Now()}
-		if !r.seeding.Load() {
-			a.Write, a.Flush, a.Apply = lsn.LSN(r.written.Load()), lsn.LSN(r.flushed.Load()), r.cl.sink.Applied()
-		}
-		moved := a.Write != last.Write || a.Flush != last.Flush || a.Apply != last.Apply
-		if first || moved || a.Time.Sub(lastAt) >= r.keepalive {
-			if err := r.c.send(&a); err != nil {
-				return fmt.Errorf("send ack: %w", err)
-			}
-			last, lastAt = a, a.Time
+		r.ackMu.Lock()
+		due := first || time.Since(r.lastAckAt) >= r.keepalive
+		r.ackMu.Unlock()
+		if err := r.ack(due); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -367,4 +367,24 @@ func (r *receiver) sendAcks(ctx context.Context) error {
 		case <-r.cl.kick:
 		}
 	}
+}
+
+// ack sends the current positions, unless they are what was last sent and
+// force is false. Acks go out in order, each at least as far as the last.
+func (r *receiver) ack(force bool) error {
+	r.ackMu.Lock()
+	defer r.ackMu.Unlock()
+	a := Ack{Time: time.Now()}
+	if !r.seeding.Load() {
+		a.Write, a.Flush, a.Apply = lsn.LSN(r.written.Load()), lsn.LSN(r.flushed.Load()), r.cl.sink.Applied()
+		a.Write, a.Flush, a.Apply = max(a.Write, r.lastAck.Write), max(a.Flush, r.lastAck.Flush), max(a.Apply, r.lastAck.Apply)
+	}
+	if !force && a.Write == r.lastAck.Write && a.Flush == r.lastAck.Flush && a.Apply == r.lastAck.Apply {
+		return nil
+	}
+	if err := r.c.send(&a); err != nil {
+		return fmt.Errorf("send ack: %w", err)
+	}
+	r.lastAck, r.lastAckAt = a, a.Time
+	return nil
 }

@@ -84,9 +84,16 @@ type Heartbeat struct {
 	// replica's acks. An asynchronous replica may batch its fsyncs and
 	// applies, trading a few milliseconds of lag for much less CPU.
 	Sync bool
+	// ApplySync says commits may wait for this replica to apply
+	// (remote_apply is in use); without it a synchronous replica may
+	// batch its applies, though it still flushes and acks at once.
+	ApplySync bool
 }
 
-const heartbeatSync = 1 << 0
+const (
+	heartbeatSync      = 1 << 0
+	heartbeatApplySync = 1 << 1
+)
 
 // Type returns TypeHeartbeat.
 func (*Heartbeat) Type() MsgType { return TypeHeartbeat }
@@ -101,7 +108,7 @@ func (m *Heartbeat) AppendBinary(b []byte) ([]byte, error) {
 		addr = ""
 	}
 	b = append(append(b, byte(len(addr))), addr...)
-	return append(b, boolFlag(m.Sync, heartbeatSync)), nil
+	return append(b, boolFlag(m.Sync, heartbeatSync)|boolFlag(m.ApplySync, heartbeatApplySync)), nil
 }
 
 // UnmarshalBinary decodes b into m.
@@ -111,7 +118,8 @@ func (m *Heartbeat) UnmarshalBinary(b []byte) error {
 	m.Time = fromUnixNano(int64(d.u64("time")))
 	m.Term = d.u64("term")
 	m.PrimaryHTTP = d.string8("primary HTTP address")
-	m.Sync = d.flags(heartbeatSync)&heartbeatSync != 0
+	f := d.flags(heartbeatSync | heartbeatApplySync)
+	m.Sync, m.ApplySync = f&heartbeatSync != 0, f&heartbeatApplySync != 0
 	return d.end()
 }
 

@@ -231,7 +231,7 @@ func (sn *sender) heartbeat() error {
 	sn.lastHB = time.Now()
 	sync := src.Synchronous(sn.replica)
 	sn.async = !sync
-	if err := sn.c.send(&Heartbeat{Durable: src.Durable(), Time: sn.lastHB, Term: src.Term(), PrimaryHTTP: src.PrimaryHTTP(), Sync: sync}); err != nil {
+	if err := sn.c.send(&Heartbeat{Durable: src.Durable(), Time: sn.lastHB, Term: src.Term(), PrimaryHTTP: src.PrimaryHTTP(), Sync: sync, ApplySync: sync && src.ApplyWaits()}); err != nil {
 		return fmt.Errorf("send heartbeat: %w", err)
 	}
 	return nil

@@ -48,6 +48,9 @@ type Source interface {
 	// Synchronous reports whether commits may wait for this replica's
 	// acks (it is named, or matched, in the synchronous standby list).
 	Synchronous(replica string) bool
+	// ApplyWaits reports whether commits wait for standbys to apply
+	// (remote_apply has been used lately).
+	ApplyWaits() bool
 }
 
 // Snapshot is a consistent copy of the database, as Source.Seed returns
