@@ -1,0 +1,236 @@
+package ha
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+
+	"github.com/tandem-db/tandem/commitwait"
+)
+
+// MaxLeaseDuration bounds how far ahead a renewal may set the lease, so a
+// buggy or hostile clock cannot block failover for long.
+const MaxLeaseDuration = time.Minute
+
+// idPattern is node.Config's rule for node ids; they are also usable
+// unquoted in a sync standby list.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Apply checks c against the state and, only if c is valid, applies it. A
+// refused command leaves s unchanged and returns a *CommandError. Apply is
+// deterministic: it reads nothing but s and c.
+func (s *State) Apply(c Command) error {
+	if s.Members == nil {
+		s.Members = map[string]Member{}
+	}
+	return c.apply(s)
+}
+
+func (c AddMember) apply(s *State) error {
+	m, typ := c.Member, c.CommandType()
+	if !idPattern.MatchString(m.ID) {
+		return reject(typ, ErrBadCommand, "member id %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", m.ID)
+	}
+	for _, a := range []struct{ name, addr string }{{"raft", m.RaftAddr}, {"http", m.HTTPAddr}, {"repl", m.ReplAddr}} {
+		if a.addr == "" && a.name == "repl" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return reject(typ, ErrBadCommand, "member %s: %s address %q is not HOST:PORT", m.ID, a.name, a.addr)
+		}
+	}
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	for id, o := range s.Members {
+		if id != m.ID && o.RaftAddr == m.RaftAddr {
+			return reject(typ, ErrMemberConflict, "member %s: raft address %s is already used by member %s; remove %s first", m.ID, m.RaftAddr, id, id)
+		}
+	}
+	what := "added"
+	if _, ok := s.Members[m.ID]; ok {
+		what = "updated"
+	}
+	s.Members[m.ID] = m
+	s.record(Event{At: c.Now, Kind: KindMember, New: m.ID, Reason: fmt.Sprintf("%s %s (raft %s, voter %t)", what, m.ID, m.RaftAddr, m.Voter)})
+	return nil
+}
+
+func (c RemoveMember) apply(s *State) error {
+	typ := c.CommandType()
+	if _, err := member(s, typ, c.ID); err != nil {
+		return err
+	}
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	if c.ID == s.Primary {
+		return reject(typ, ErrMemberConflict, "member %s is the primary of term %d; switch over to another member first", c.ID, s.Term)
+	}
+	delete(s.Members, c.ID)
+	s.record(Event{At: c.Now, Kind: KindMember, Old: c.ID, Reason: "removed " + c.ID})
+	return nil
+}
+
+func (c SetPriority) apply(s *State) error {
+	typ := c.CommandType()
+	m, err := member(s, typ, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	old := m.Priority
+	m.Priority = c.Priority
+	s.Members[c.ID] = m
+	s.record(Event{At: c.Now, Kind: KindMember, New: c.ID, Reason: fmt.Sprintf("priority of %s %d -> %d", c.ID, old, c.Priority)})
+	return nil
+}
+
+func (c SetTags) apply(s *State) error {
+	typ := c.CommandType()
+	m, err := member(s, typ, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	m.NoFailover = c.NoFailover
+	s.Members[c.ID] = m
+	s.record(Event{At: c.Now, Kind: KindMember, New: c.ID, Reason: fmt.Sprintf("tags of %s: nofailover=%t", c.ID, c.NoFailover)})
+	return nil
+}
+
+func (c RenewLease) apply(s *State) error {
+	typ := c.CommandType()
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	if c.Holder != s.Primary || s.Primary == "" {
+		return reject(typ, ErrNotPrimary, "%s asked for the lease but the primary of term %d is %q; stop writing and follow it", c.Holder, s.Term, s.Primary)
+	}
+	if c.Term != s.Term {
+		return reject(typ, ErrStaleTerm, "%s renewed for term %d but the cluster is in term %d", c.Holder, c.Term, s.Term)
+	}
+	if s.Lease.Held(c.Now) && s.Lease.Holder != c.Holder {
+		return reject(typ, ErrLeaseHeld, "lease held by %s until %s", s.Lease.Holder, fmtTime(s.Lease.Expires))
+	}
+	if !c.Until.After(c.Now) {
+		return reject(typ, ErrBadCommand, "until %s is not after now %s", fmtTime(c.Until), fmtTime(c.Now))
+	}
+	if d := c.Until.Sub(c.Now); d > MaxLeaseDuration {
+		return reject(typ, ErrBadCommand, "lease of %s is longer than the %s allowed", d, MaxLeaseDuration)
+	}
+	// A renewal whose reply was lost leaves the primary on its earlier
+	// deadline, so the lease in the state must never end before it.
+	if s.Lease.Holder == c.Holder && s.Lease.Term == c.Term && c.Until.Before(s.Lease.Expires) {
+		return reject(typ, ErrBadCommand, "until %s would shorten the lease that ends %s; use release_lease to give it up", fmtTime(c.Until), fmtTime(s.Lease.Expires))
+	}
+	s.Lease = Lease{Holder: c.Holder, Term: c.Term, Expires: c.Until, FlushedLSN: c.FlushedLSN}
+	return nil
+}
+
+func (c ReleaseLease) apply(s *State) error {
+	typ := c.CommandType()
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	if c.Holder != s.Lease.Holder || c.Term != s.Lease.Term || s.Lease.Holder == "" {
+		return reject(typ, ErrNotPrimary, "%s (term %d) does not hold the lease; holder is %q (term %d)", c.Holder, c.Term, s.Lease.Holder, s.Lease.Term)
+	}
+	// Keep the holder's last known LSN for the failover that follows.
+	s.Lease = Lease{FlushedLSN: s.Lease.FlushedLSN}
+	return nil
+}
+
+func (c Promote) apply(s *State) error {
+	typ := c.CommandType()
+	m, err := member(s, typ, c.NewPrimary)
+	if err != nil {
+		return err
+	}
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	switch c.Kind {
+	case KindFailover, KindSwitchover, KindPromote:
+	default:
+		return reject(typ, ErrBadCommand, "kind %q: use failover, switchover or promote", c.Kind)
+	}
+	if m.NoFailover {
+		return reject(typ, ErrNoFailover, "%s is tagged nofailover; clear the tag first (set_tags) to promote it", c.NewPrimary)
+	}
+	if len(s.TermHistory) == 0 {
+		if c.NewTerm < 1 || c.NewTerm <= s.Term {
+			return reject(typ, ErrStaleTerm, "first term %d must be at least 1", c.NewTerm)
+		}
+	} else if c.NewTerm != s.Term+1 {
+		return reject(typ, ErrStaleTerm, "new term %d, want %d (the cluster is in term %d)", c.NewTerm, s.Term+1, s.Term)
+	}
+	if c.Kind == KindSwitchover && c.NewPrimary == s.Primary {
+		return reject(typ, ErrBadCommand, "switchover to %s, which is already the primary", c.NewPrimary)
+	}
+	if s.Lease.Held(c.Now) {
+		return reject(typ, ErrLeaseHeld, "lease held by %s (term %d) until %s, now %s; wait for it to expire or for the holder to release it",
+			s.Lease.Holder, s.Lease.Term, fmtTime(s.Lease.Expires), fmtTime(c.Now))
+	}
+	old := s.Primary
+	s.Primary, s.Term = c.NewPrimary, c.NewTerm
+	s.Lease = Lease{}
+	s.TermHistory = append(s.TermHistory, TermStart{Term: c.NewTerm, StartLSN: c.StartLSN, Primary: c.NewPrimary, At: c.Now})
+	s.record(Event{At: c.Now, Kind: c.Kind, Old: old, New: c.NewPrimary, Term: c.NewTerm, LSN: c.StartLSN, Reason: c.Reason})
+	return nil
+}
+
+func (c SetCommitConfig) apply(s *State) error {
+	typ := c.CommandType()
+	cfg, err := commitwait.Parse(c.SyncStandbys)
+	if err != nil {
+		return reject(typ, ErrBadCommand, "%v", err)
+	}
+	mode, err := commitwait.ParseMode(c.Mode)
+	if err != nil {
+		return reject(typ, ErrBadCommand, "%v", err)
+	}
+	if c.Timeout < 0 {
+		return reject(typ, ErrBadCommand, "timeout %s is negative", c.Timeout)
+	}
+	if mode == commitwait.Fallback && c.Timeout == 0 {
+		return reject(typ, ErrBadCommand, "fallback mode needs a timeout after which to degrade")
+	}
+	s.Commit = CommitConfig{SyncStandbys: cfg.String(), Mode: mode.String(), Timeout: c.Timeout}
+	return nil
+}
+
+func (c RecordEvent) apply(s *State) error {
+	typ := c.CommandType()
+	if !validEventKind(c.Event.Kind) {
+		return reject(typ, ErrBadCommand, "event kind %q: use failover, switchover, promote, rewind or member", c.Event.Kind)
+	}
+	if err := needNow(typ, c.Event.At); err != nil {
+		return err
+	}
+	s.record(c.Event)
+	return nil
+}
+
+func member(s *State, typ, id string) (Member, error) {
+	m, ok := s.Members[id]
+	if !ok {
+		return Member{}, reject(typ, ErrUnknownMember, "no member %q; add it first", id)
+	}
+	return m, nil
+}
+
+func needNow(typ string, t time.Time) error {
+	if t.IsZero() {
+		return reject(typ, ErrBadCommand, "no time: the proposer must set it from its clock")
+	}
+	return nil
+}
+
+// fmtTime prints a time in UTC to the millisecond, as errors and events show it.
+func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

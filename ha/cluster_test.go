@@ -1,0 +1,364 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+// testNode is one node of an in-process test cluster: its config (to reopen
+// it with the same data dir and address) and its Cluster, nil while closed.
+type testNode struct {
+	cfg Config
+	c   *Cluster
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("HA_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}
+
+func openNode(t *testing.T, n *testNode) {
+	t.Helper()
+	c, err := Open(n.cfg)
+	if err != nil {
+		t.Fatalf("open %s: %v", n.cfg.NodeID, err)
+	}
+	n.c = c
+	n.cfg.RaftAddr = c.Addr() // a reopen binds the same port
+}
+
+func (n *testNode) close(t *testing.T) {
+	t.Helper()
+	if n.c == nil {
+		return
+	}
+	if err := n.c.Close(); err != nil {
+		t.Errorf("close %s: %v", n.cfg.NodeID, err)
+	}
+	n.c = nil
+}
+
+// startCluster starts len(voters) nodes on loopback: n0 bootstraps, the
+// others join through the leader as voters or not.
+func startCluster(t *testing.T, voters ...bool) []*testNode {
+	t.Helper()
+	root := t.TempDir()
+	nodes := make([]*testNode, len(voters))
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n != nil {
+				n.close(t)
+			}
+		}
+	})
+	for i, v := range voters {
+		cfg := DefaultConfig()
+		cfg.NodeID = fmt.Sprintf("n%d", i)
+		cfg.RaftAddr = "127.0.0.1:0"
+		cfg.DataDir = filepath.Join(root, cfg.NodeID)
+		cfg.Bootstrap = i == 0
+		cfg.Voter = v
+		cfg.Logger = testLogger()
+		nodes[i] = &testNode{cfg: cfg}
+		openNode(t, nodes[i])
+		if i == 0 {
+			waitFor(t, 5*time.Second, "n0 to lead after bootstrap", nodes[0].c.IsLeader)
+			continue
+		}
+		if err := leader(t, nodes).Join(cfg.NodeID, nodes[i].c.Addr(), v); err != nil {
+			t.Fatalf("join %s: %v", cfg.NodeID, err)
+		}
+	}
+	return nodes
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// leader waits for one open node to be leader and returns it.
+func leader(t *testing.T, nodes []*testNode) *Cluster {
+	t.Helper()
+	var l *Cluster
+	waitFor(t, 5*time.Second, "a leader", func() bool {
+		for _, n := range nodes {
+			if n.c != nil && n.c.IsLeader() {
+				l = n.c
+				return true
+			}
+		}
+		return false
+	})
+	return l
+}
+
+// waitConverged waits until every open node's state equals the leader's.
+func waitConverged(t *testing.T, nodes []*testNode) State {
+	t.Helper()
+	l := leader(t, nodes)
+	var want State
+	waitFor(t, 5*time.Second, "all states equal to the leader's", func() bool {
+		want = l.State()
+		for _, n := range nodes {
+			if n.c != nil && !reflect.DeepEqual(n.c.State(), want) {
+				return false
+			}
+		}
+		return true
+	})
+	return want
+}
+
+func apply(t *testing.T, c *Cluster, cmds ...Command) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, cmd := range cmds {
+		if err := c.Apply(ctx, cmd); err != nil {
+			t.Fatalf("apply %T: %v", cmd, err)
+		}
+	}
+}
+
+// bootstrapState records the members and makes n0 the primary of term 1.
+func bootstrapState(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	l := leader(t, nodes)
+	now := time.Now()
+	for i, n := range nodes {
+		apply(t, l, AddMember{Member: Member{ID: n.cfg.NodeID, RaftAddr: n.c.Addr(), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", 4001+i), Voter: n.cfg.Voter}, Now: now})
+	}
+	apply(t, l,
+		Promote{NewPrimary: "n0", NewTerm: 1, Kind: KindPromote, Reason: "bootstrap", Now: now},
+		RenewLease{Holder: "n0", Term: 1, Now: now, Until: now.Add(time.Second), FlushedLSN: 100},
+		SetCommitConfig{SyncStandbys: "ANY 1 (n1,n2)", Mode: "strict"},
+	)
+}
+
+func TestCluster_Replicates(t *testing.T) {
+	nodes := startCluster(t, true, true, true)
+	bootstrapState(t, nodes)
+	s := waitConverged(t, nodes)
+	if s.Primary != "n0" || s.Term != 1 || len(s.Members) != 3 || s.Commit.SyncStandbys != "ANY 1 (n1,n2)" {
+		t.Fatalf("state = %+v", s)
+	}
+	servers, err := nodes[2].c.Servers()
+	if err != nil || len(servers) != 3 {
+		t.Fatalf("Servers = %v, %v", servers, err)
+	}
+}
+
+func TestCluster_ApplyOnFollowerOrInvalid(t *testing.T) {
+	nodes := startCluster(t, true, true)
+	l := leader(t, nodes)
+	var f *Cluster
+	for _, n := range nodes {
+		if n.c != l {
+			f = n.c
+		}
+	}
+	waitFor(t, 5*time.Second, "the follower to know the leader", func() bool { id, _ := f.Leader(); return id != "" })
+	err := f.Apply(context.Background(), SetCommitConfig{})
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.LeaderID != l.ID() || nl.LeaderAddr != l.Addr() {
+		t.Fatalf("follower Apply err = %v, want NotLeaderError naming %s at %s", err, l.ID(), l.Addr())
+	}
+	if err := f.Join("n9", "127.0.0.1:1", true); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("follower Join err = %v", err)
+	}
+	if err := l.Apply(context.Background(), SetPriority{ID: "nobody", Priority: 1, Now: time.Now()}); !errors.Is(err, ErrUnknownMember) {
+		t.Fatalf("invalid command err = %v, want ErrUnknownMember", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Apply(ctx, SetCommitConfig{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply with a cancelled ctx err = %v", err)
+	}
+}
+
+// TestCluster_LeaderFailover closes the leader (no leadership transfer,
+// as on a crash) three times over, measuring how long the others take to
+// elect a new one, then reopens it and checks that it catches up.
+func TestCluster_LeaderFailover(t *testing.T) {
+	nodes := startCluster(t, true, true, true)
+	bootstrapState(t, nodes)
+	var times []time.Duration
+	for round := range 3 {
+		l := leader(t, nodes)
+		var old *testNode
+		for _, n := range nodes {
+			if n.c == l {
+				old = n
+			}
+		}
+		old.close(t)
+		start := time.Now()
+		nl := leader(t, nodes)
+		times = append(times, time.Since(start))
+		apply(t, nl, RecordEvent{Event{At: time.Now(), Kind: KindMember, Reason: fmt.Sprintf("round %d: %s led", round, nl.ID())}})
+		openNode(t, old)
+		s := waitConverged(t, nodes)
+		if got, want := len(s.Events), 3+1+round+1; got != want {
+			t.Fatalf("round %d: %d events, want %d", round, got, want)
+		}
+	}
+	slices.Sort(times)
+	t.Logf("re-election after the leader closed: %v (median %v, max %v)", times, times[len(times)/2], times[len(times)-1])
+	if times[len(times)-1] > 3*time.Second {
+		t.Fatalf("re-election took %v", times[len(times)-1])
+	}
+}
+
+// TestCluster_NonVoterNeverLeads: a non-voter follows but never campaigns,
+// even when the leader goes away.
+func TestCluster_NonVoterNeverLeads(t *testing.T) {
+	nodes := startCluster(t, true, true, true, false)
+	watch := nodes[3].c.WatchLeadership()
+	bootstrapState(t, nodes)
+	waitConverged(t, nodes)
+	nodes[0].close(t) // n0 bootstrapped, so it leads
+	nl := leader(t, nodes)
+	if nl == nodes[3].c {
+		t.Fatal("the non-voter became leader")
+	}
+	apply(t, nl, SetPriority{ID: "n3", Priority: 7, Now: time.Now()})
+	waitConverged(t, nodes)
+	servers, err := nodes[3].c.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		if s.ID == "n3" && s.Voter {
+			t.Fatalf("n3 is a voter in %v", servers)
+		}
+	}
+	for {
+		select {
+		case v := <-watch:
+			if v {
+				t.Fatal("the non-voter was told it leads")
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// TestCluster_SnapshotRestore forces a snapshot on a follower, closes it,
+// changes the state, reopens it: it restores the snapshot, then catches up.
+func TestCluster_SnapshotRestore(t *testing.T) {
+	nodes := startCluster(t, true, true, true)
+	bootstrapState(t, nodes)
+	waitConverged(t, nodes)
+	f := nodes[2]
+	if f.c.IsLeader() {
+		f = nodes[1]
+	}
+	if err := f.c.snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(f.cfg.DataDir, "raft", "snapshots", "*", "state.bin"))
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots on disk: %v", snaps)
+	}
+	f.close(t)
+	apply(t, leader(t, nodes), SetTags{ID: "n1", NoFailover: true, Now: time.Now()})
+	openNode(t, f)
+	s := waitConverged(t, nodes)
+	if !s.Members["n1"].NoFailover {
+		t.Fatalf("state after restart: %+v", s.Members)
+	}
+}
+
+// TestCluster_Restart: a single node keeps its state across a restart, and
+// Bootstrap on a node with state is ignored.
+func TestCluster_Restart(t *testing.T) {
+	nodes := startCluster(t, true)
+	bootstrapState(t, nodes)
+	want := nodes[0].c.State()
+	if err := nodes[0].c.snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, nodes[0].c, SetPriority{ID: "n0", Priority: 3, Now: time.Now()})
+	want.Members["n0"] = Member{ID: "n0", RaftAddr: want.Members["n0"].RaftAddr, HTTPAddr: "127.0.0.1:4001", Voter: true, Priority: 3}
+	nodes[0].close(t)
+	openNode(t, nodes[0])
+	l := leader(t, nodes)
+	waitFor(t, 5*time.Second, "the restarted node to replay its log", func() bool {
+		return l.State().Members["n0"].Priority == 3
+	})
+	got := l.State()
+	got.Events, want.Events = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("after restart:\ngot  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestCluster_JoinIsIdempotent(t *testing.T) {
+	nodes := startCluster(t, true, true)
+	l := leader(t, nodes)
+	for _, voter := range []bool{true, false, false, true} {
+		if err := l.Join("n1", nodes[1].c.Addr(), voter); err != nil {
+			t.Fatalf("join voter=%t: %v", voter, err)
+		}
+		servers, err := l.Servers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := servers, []Server{{"n0", nodes[0].c.Addr(), true}, {"n1", nodes[1].c.Addr(), voter}}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("servers = %v, want %v", got, want)
+		}
+	}
+	if err := l.Remove("n1"); err != nil {
+		t.Fatal(err)
+	}
+	if servers, _ := l.Servers(); len(servers) != 1 {
+		t.Fatalf("after Remove: %v", servers)
+	}
+}
+
+func TestCluster_WatchState(t *testing.T) {
+	nodes := startCluster(t, true)
+	ch := nodes[0].c.WatchState()
+	lead := nodes[0].c.WatchLeadership()
+	waitFor(t, 5*time.Second, "leadership to be reported", func() bool {
+		select {
+		case v := <-lead:
+			return v
+		default:
+			return false
+		}
+	})
+	apply(t, nodes[0].c, SetCommitConfig{SyncStandbys: "n1"})
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no state change signal")
+	}
+	nodes[0].close(t)
+	if _, ok := <-ch; ok {
+		// a signal may still be buffered; the channel must then close
+		if _, ok := <-ch; ok {
+			t.Fatal("WatchState channel not closed by Close")
+		}
+	}
+}
