@@ -124,12 +124,14 @@ func (c RenewLease) apply(s *State) error {
 	if d := c.Until.Sub(c.Now); d > MaxLeaseDuration {
 		return reject(typ, ErrBadCommand, "lease of %s is longer than the %s allowed", d, MaxLeaseDuration)
 	}
-	// A renewal whose reply was lost leaves the primary on its earlier
-	// deadline, so the lease in the state must never end before it.
-	if s.Lease.Holder == c.Holder && s.Lease.Term == c.Term && c.Until.Before(s.Lease.Expires) {
-		return reject(typ, ErrBadCommand, "until %s would shorten the lease that ends %s; use release_lease to give it up", fmtTime(c.Until), fmtTime(s.Lease.Expires))
+	// The primary may still act on an earlier renewal whose reply it got
+	// (a shorter lease duration after a restart, say), so the lease in the
+	// state never ends before any renewal it accepted: it only grows.
+	expires := c.Until
+	if s.Lease.Holder == c.Holder && s.Lease.Term == c.Term && expires.Before(s.Lease.Expires) {
+		expires = s.Lease.Expires
 	}
-	s.Lease = Lease{Holder: c.Holder, Term: c.Term, Expires: c.Until, FlushedLSN: c.FlushedLSN}
+	s.Lease = Lease{Holder: c.Holder, Term: c.Term, Expires: expires, FlushedLSN: c.FlushedLSN}
 	return nil
 }
 

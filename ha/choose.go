@@ -71,19 +71,18 @@ type Decision struct {
 // ha/DESIGN.md states the rules and why they lose no acknowledged commit.
 //
 // Eligible: a member other than the old primary, not tagged nofailover,
-// that replied; voters and non-voters alike. Synchronous config (FIRST k or
-// ANY k over n listed standbys; FIRST counts as ANY, since which k were
+// that replied; voters and non-voters alike. The candidate is the eligible
+// one with the most recent log, by (Term, FlushedLSN); ties go to the
+// larger Priority, then the smaller id. Synchronous config (FIRST k or ANY
+// k over n listed standbys; FIRST counts as ANY, since which k were
 // synchronous when the primary died is unknown): at least n-k+1 listed
-// standbys must have replied, and the candidate's log must be the most
-// recent, by (Term, FlushedLSN), of all replies. Asynchronous: the most
-// recent eligible log, within MaxLagOnFailover of the old primary. Ties go
-// to the larger Priority, then the smaller id.
+// standbys must have replied, and the candidate's log must be at least as
+// recent as every listed reply. Asynchronous: the candidate may lag the
+// old primary by at most MaxLagOnFailover.
 func Choose(in Input) (Decision, error) {
-	var (
-		replied, unreachable, ignored []string
-		best                          = Reply{}
-		bestIDs                       []string
-	)
+	var replied, unreachable, ignored, cands []string
+	var maxAll, top Reply
+	var maxAllIDs []string
 	for _, id := range slices.Sorted(maps.Keys(in.Replies)) {
 		r := in.Replies[id]
 		switch {
@@ -98,82 +97,40 @@ func Choose(in Input) (Decision, error) {
 				ErrNoCandidate, id, r.Term, in.Term)
 		}
 		replied = append(replied, id)
-		if c := comparePos(r, best); c > 0 || len(bestIDs) == 0 {
-			best, bestIDs = r, []string{id}
-		} else if c == 0 {
-			bestIDs = append(bestIDs, id)
+		maxAll, maxAllIDs = keepMax(maxAll, maxAllIDs, r, id)
+		if len(eligible(in, []string{id})) == 1 {
+			top, cands = keepMax(top, cands, r, id)
 		}
 	}
-	why := func(d *Decision, head string) {
-		var b strings.Builder
-		b.WriteString(head)
-		fmt.Fprintf(&b, "; replies: %s", describeReplies(in, replied))
-		if len(unreachable) > 0 {
-			fmt.Fprintf(&b, "; unreachable: %s", strings.Join(unreachable, ","))
-		}
-		if len(ignored) > 0 {
-			fmt.Fprintf(&b, "; ignored: %s", strings.Join(ignored, ","))
-		}
-		d.Reason = b.String()
-	}
-
-	var head string
-	forced := false
+	// Under a sync config, count the listed standbys' replies first: too
+	// few, and no decision is safe whoever replied.
+	var listed, have, missing, maxListedIDs []string
+	var maxListed Reply
+	need := 0
 	if !in.Commit.Async() {
-		listed := listedStandbys(in)
-		need := len(listed) - in.Commit.K + 1
-		var have, missing []string
+		listed = listedStandbys(in)
+		need = len(listed) - in.Commit.K + 1
 		for _, id := range listed {
 			if r, ok := in.Replies[id]; ok && r.Reachable {
 				have = append(have, id)
+				maxListed, maxListedIDs = keepMax(maxListed, maxListedIDs, r, id)
 			} else {
 				missing = append(missing, id)
 			}
 		}
-		head = fmt.Sprintf("%s: %d of %d listed standbys replied (need %d)", in.Commit, len(have), len(listed), max(need, 0))
-		if len(have) < need {
-			if !in.Force {
-				return Decision{}, &NotEnoughRepliesError{Config: in.Commit.String(), Need: need, Have: have, Missing: missing}
-			}
-			forced = true
-			head += fmt.Sprintf("; FORCED with %d fewer replies than needed: acknowledged commits may be lost", need-len(have))
-		}
-		if ids := eligible(in, bestIDs); len(ids) > 0 {
-			d := decide(in, ids, forced)
-			why(&d, head+fmt.Sprintf("; chose %s (term %d, %s): most recent log of all replies", d.Primary, d.Term, d.LSN))
-			return d, nil
-		}
-		if !in.Force {
-			return Decision{}, fmt.Errorf("%w: the most recent log (term %d, %s) is on %s, which cannot be promoted (%s); clear nofailover or let a candidate catch up from it",
-				ErrNoCandidate, best.Term, best.FlushedLSN, strings.Join(bestIDs, ","), describeIneligible(in, bestIDs))
-		}
-		forced = true
-	}
-
-	// Asynchronous, or forced past the sync rule: the most recent eligible
-	// log.
-	var cands []string
-	var top Reply
-	for _, id := range eligible(in, replied) {
-		r := in.Replies[id]
-		if c := comparePos(r, top); c > 0 || len(cands) == 0 {
-			top, cands = r, []string{id}
-		} else if c == 0 {
-			cands = append(cands, id)
+		if len(have) < need && !in.Force {
+			return Decision{}, &NotEnoughRepliesError{Config: in.Commit.String(), Need: need, Have: have, Missing: missing}
 		}
 	}
 	if len(cands) == 0 {
 		return Decision{}, fmt.Errorf("%w: no eligible member replied (replied: %s; unreachable: %s; cannot be promoted: %s)",
 			ErrNoCandidate, orNone(replied), orNone(unreachable), orNone(describeIneligible(in, replied)))
 	}
-	d := decide(in, cands, forced)
+	d := decide(in, cands)
 	var notes []string
-	if head != "" {
-		notes = append(notes, head)
-	}
-	if comparePos(top, best) < 0 {
+	if comparePos(top, maxAll) < 0 {
 		notes = append(notes, fmt.Sprintf("the most recent log (term %d, %s) is on %s, which cannot be promoted",
-			best.Term, best.FlushedLSN, strings.Join(bestIDs, ",")))
+			maxAll.Term, maxAll.FlushedLSN, strings.Join(maxAllIDs, ",")))
 	}
 	if in.Commit.Async() {
 		notes = append(notes, fmt.Sprintf("async: lag %d bytes behind the old primary's %s (limit %d)", d.Lag, in.OldPrimaryLSN, in.MaxLagOnFailover))
@@ -183,24 +140,57 @@ func Choose(in Input) (Decision, error) {
 					ErrLagTooLarge, d.Primary, d.LSN, d.Lag, in.OldPrimaryLSN, in.MaxLagOnFailover)
 			}
 			d.MayLoseData = true
+			notes = append(notes, "FORCED past the lag limit: acknowledged commits may be lost")
+		}
+	} else {
+		notes = append([]string{fmt.Sprintf("%s: %d of %d listed standbys replied (need %d)", in.Commit, len(have), len(listed), max(need, 0))}, notes...)
+		if len(have) < need {
+			d.MayLoseData = true
+			notes = append(notes, fmt.Sprintf("FORCED with %d fewer replies than needed: acknowledged commits may be lost", need-len(have)))
+		}
+		if len(have) > 0 && comparePos(top, maxListed) < 0 {
+			if !in.Force {
+				return Decision{}, fmt.Errorf("%w: %s's log (term %d, %s) may hold acknowledged commits that every eligible candidate lacks (the best, %s, is at term %d, %s): %s; clear nofailover or let a candidate catch up from it",
+					ErrNoCandidate, strings.Join(maxListedIDs, ","), maxListed.Term, maxListed.FlushedLSN, d.Primary, top.Term, top.FlushedLSN, describeIneligible(in, maxListedIDs))
+			}
+			d.MayLoseData = true
+			notes = append(notes, fmt.Sprintf("FORCED behind %s's log: acknowledged commits may be lost", strings.Join(maxListedIDs, ",")))
 		}
 	}
-	if d.MayLoseData {
-		notes = append(notes, "FORCED: acknowledged commits may be lost")
-	}
 	notes = append(notes, fmt.Sprintf("chose %s (term %d, %s): most recent eligible log", d.Primary, d.Term, d.LSN))
-	why(&d, strings.Join(notes, "; "))
+	var b strings.Builder
+	b.WriteString(strings.Join(notes, "; "))
+	fmt.Fprintf(&b, "; replies: %s", describeReplies(in, replied))
+	if len(unreachable) > 0 {
+		fmt.Fprintf(&b, "; unreachable: %s", strings.Join(unreachable, ","))
+	}
+	if len(ignored) > 0 {
+		fmt.Fprintf(&b, "; ignored: %s", strings.Join(ignored, ","))
+	}
+	d.Reason = b.String()
 	return d, nil
+}
+
+// keepMax folds r (from id) into the most recent position seen so far and
+// the ids that hold it.
+func keepMax(best Reply, ids []string, r Reply, id string) (Reply, []string) {
+	switch c := comparePos(r, best); {
+	case len(ids) == 0 || c > 0:
+		return r, []string{id}
+	case c == 0:
+		return best, append(ids, id)
+	}
+	return best, ids
 }
 
 // decide picks among equally recent candidates: larger Priority, then the
 // smaller id.
-func decide(in Input, ids []string, forced bool) Decision {
+func decide(in Input, ids []string) Decision {
 	id := slices.MinFunc(ids, func(a, b string) int {
 		return cmp.Or(cmp.Compare(in.Members[b].Priority, in.Members[a].Priority), cmp.Compare(a, b))
 	})
 	r := in.Replies[id]
-	return Decision{Primary: id, LSN: r.FlushedLSN, Term: r.Term, Lag: in.OldPrimaryLSN.Sub(r.FlushedLSN), MayLoseData: forced}
+	return Decision{Primary: id, LSN: r.FlushedLSN, Term: r.Term, Lag: in.OldPrimaryLSN.Sub(r.FlushedLSN)}
 }
 
 // comparePos orders logs by (Term, FlushedLSN).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -85,6 +86,7 @@ func Open(cfg Config) (_ *Cluster, err error) {
 	c := &Cluster{cfg: cfg, trans: trans, store: store}
 	c.fsm = newFSM(func() { c.changes.publish(struct{}{}) })
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	closers = append(closers, func() error { c.cancel(); return nil })
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -182,6 +184,9 @@ func (c *Cluster) WatchState() <-chan struct{} { return c.changes.subscribe() }
 // first; in that last case, and when leadership is lost mid-way, the
 // command may still be applied: read State before retrying.
 func (c *Cluster) Apply(ctx context.Context, cmd Command) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b, err := Encode(cmd)
 	if err != nil {
 		return err
@@ -246,6 +251,9 @@ func (c *Cluster) notLeader() error {
 func (c *Cluster) Join(id, raftAddr string, voter bool) error {
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("%w: join: node id %q: use 1-63 letters, digits, '.', '_' or '-'", ErrBadCommand, id)
+	}
+	if _, _, err := net.SplitHostPort(raftAddr); err != nil {
+		return fmt.Errorf("%w: join %s: raft address %q is not HOST:PORT", ErrBadCommand, id, raftAddr)
 	}
 	if !c.IsLeader() {
 		return c.notLeader()

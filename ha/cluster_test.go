@@ -362,3 +362,60 @@ func TestCluster_WatchState(t *testing.T) {
 		}
 	}
 }
+
+// TestCluster_LeaseFences drives the lease through raft as the node will:
+// the primary renews with a LeaseTimer; a Promote is refused while the
+// lease is held; once the primary stops renewing, its timer stops writes
+// before the Promote can pass, and its late renewals are refused.
+func TestCluster_LeaseFences(t *testing.T) {
+	nodes := startCluster(t, true, true, true)
+	bootstrapState(t, nodes) // n0 primary of term 1, lease until now+1s
+	l := leader(t, nodes)
+	lt, err := nodes[0].cfg.LeaseTimer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	renew := func() error {
+		r := lt.Renewal("n0", 1, time.Now(), 4096)
+		err := l.Apply(ctx, r)
+		if err == nil {
+			lt.Renewed(r)
+		}
+		return err
+	}
+	promote := func() error {
+		return l.Apply(ctx, Promote{NewPrimary: "n1", NewTerm: 2, StartLSN: 4096, Kind: KindFailover, Reason: "test", Now: time.Now()})
+	}
+	for range 3 {
+		if err := renew(); err != nil {
+			t.Fatal(err)
+		}
+		if !lt.MayWrite(time.Now()) {
+			t.Fatal("primary may not write right after a renewal")
+		}
+		if err := promote(); !errors.Is(err, ErrLeaseHeld) {
+			t.Fatalf("promote under a held lease: err = %v, want ErrLeaseHeld", err)
+		}
+	}
+	// The primary goes silent. Poll the promote the way a manager would.
+	var promotedAt time.Time
+	waitFor(t, 5*time.Second, "the lease to expire and the promote to pass", func() bool {
+		err := promote()
+		if err != nil && !errors.Is(err, ErrLeaseHeld) {
+			t.Fatalf("promote: %v", err)
+		}
+		promotedAt = time.Now()
+		return err == nil
+	})
+	if lt.MayWrite(promotedAt) {
+		t.Fatalf("old primary may still write at the promote (deadline %s, promoted %s)", lt.Deadline(), promotedAt)
+	}
+	if err := renew(); !errors.Is(err, ErrNotPrimary) {
+		t.Fatalf("late renewal of the old primary: err = %v, want ErrNotPrimary", err)
+	}
+	s := waitConverged(t, nodes)
+	if s.Primary != "n1" || s.Term != 2 || s.Lease.Holder != "" || len(s.TermHistory) != 2 {
+		t.Fatalf("state after failover: primary %s term %d lease %+v history %v", s.Primary, s.Term, s.Lease, s.TermHistory)
+	}
+}

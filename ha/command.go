@@ -55,7 +55,8 @@ type SetTags struct {
 
 // RenewLease extends the primary's lease to Until. Holder must be the
 // primary of term Term; no one else may take a lease that has not expired,
-// and a renewal never shortens the lease. Now and Until are read from the
+// and a renewal never shortens the lease (an earlier Until leaves it as
+// it is, and records FlushedLSN). Now and Until are read from the
 // primary's clock when it sends the renewal; the primary stops writing a
 // safety margin before Until unless a later renewal succeeds (LeaseTimer).
 type RenewLease struct {

@@ -34,8 +34,8 @@
 //     writes at once (DESIGN.md).
 //   - Choose never picks the old primary, a nofailover member or a
 //     non-member; under FIRST/ANY k it decides only from n-k+1 replies of
-//     the n listed standbys and picks the most recent log, by (term, LSN),
-//     of all replies, so it holds every acknowledged commit.
+//     the n listed standbys, and only a log at least as recent, by (term,
+//     LSN), as all of theirs, so it holds every acknowledged commit.
 //
 // # Using it from the node
 //

@@ -38,13 +38,17 @@ func rel(t time.Time) string {
 // TestState_Apply_Golden runs testdata/state.txt. Input: one command a line,
 // "<type> <json body>", where a quoted "t+1.5s" in the body stands for that
 // offset from a fixed base time; "members n1 n2" adds voters (see
-// expandMembers). Output: "ok" or the error for each
-// command, then the final state.
+// expandMembers); "show lease" prints the lease at that point. Output:
+// "ok" or the error for each command, then the final state.
 func TestState_Apply_Golden(t *testing.T) {
 	runGolden(t, "state.txt", func(t *testing.T, in []string) []string {
 		var s State
 		var out []string
 		for _, l := range expandMembers(in) {
+			if l == "show lease" {
+				out = append(out, dumpState(s)[1])
+				continue
+			}
 			typ, body, _ := strings.Cut(l, " ")
 			body = relTime.ReplaceAllStringFunc(body, func(m string) string {
 				return `"` + at(relTime.FindStringSubmatch(m)[1]).Format(time.RFC3339Nano) + `"`
