@@ -17,6 +17,7 @@ type Service struct {
 	cfg     Config
 	store   Store
 	replica ReplicaAdmin // the Store's replica admin calls, or nil
+	promote Promoter     // the Store's promote call, or nil
 	log     *slog.Logger
 	handler http.Handler
 
@@ -49,6 +50,7 @@ func New(cfg Config, store Store) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, store: store, log: log}
 	s.replica, _ = store.(ReplicaAdmin)
+	s.promote, _ = store.(Promoter)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -169,6 +171,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "no such endpoint: /replica/skip (this store has no replica admin calls)")
 		} else if s.allow(w, r, "POST") {
 			s.handleSkip(w, r)
+		}
+	case "/admin/promote":
+		if s.promote == nil {
+			writeError(w, http.StatusNotFound, "no such endpoint: /admin/promote (this store cannot be promoted)")
+		} else if s.allow(w, r, "POST") {
+			s.handlePromote(w, r)
 		}
 	default:
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)

@@ -54,7 +54,7 @@ type Node struct {
 
 	waiter      *commitwait.Waiter
 	afterCommit bool
-	replica     bool
+	replica     atomic.Bool   // the role: replica (true) or primary; Promote flips it
 	ready       chan struct{} // closed once the database and log are open
 	needsSeed   atomic.Bool
 	applier     *applier
@@ -63,6 +63,12 @@ type Node struct {
 	slots       *slots
 	lag         *lagTracker
 	forwarder   *forwarder
+	// A replica's stream client and applier run under their own contexts,
+	// so that Promote can stop them and turn the node into a primary.
+	stopClient, stopApplier func()
+	clientDone, applierDone chan struct{}
+	promoteMu               sync.Mutex
+	history                 []roleEvent
 
 	// lastRemoteApply is when (unix nanos) a remote_apply commit last ran.
 	lastRemoteApply atomic.Int64
@@ -98,7 +104,8 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
 		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}), writerDone: make(chan struct{}),
-		afterCommit: cfg.SyncPoint == "after_commit", replica: cfg.Primary != "", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
+		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
+	n.replica.Store(cfg.Primary != "")
 	term, err := loadTerm(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -113,14 +120,14 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 
-	if n.replica && !fileExists(filepath.Join(cfg.DataDir, dbFile)) {
+	if n.isReplica() && !fileExists(filepath.Join(cfg.DataDir, dbFile)) {
 		n.needsSeed.Store(true)
 		logger.Info("empty data dir: this replica will seed itself from its upstream", "upstream", cfg.Primary)
 	} else if err := n.openStorage(); err != nil {
 		n.cancel()
 		return nil, err
 	}
-	if n.replica {
+	if n.isReplica() {
 		if err := n.startClient(); err != nil {
 			n.Close()
 			return nil, err
@@ -163,13 +170,19 @@ func (n *Node) storageReady() error {
 		return err
 	}
 	n.slots = slots
-	if n.replica {
+	if n.isReplica() {
 		applied, _, err := n.db.Applied(n.ctx)
 		if err != nil {
 			return err
 		}
 		n.applier = newApplier(n, applied, n.cfg.ApplyDelay)
-		n.goFunc(func() { n.applier.run(n.ctx) })
+		ctx, cancel := context.WithCancel(n.ctx)
+		n.stopApplier = cancel
+		n.applierDone = make(chan struct{})
+		n.goFunc(func() {
+			defer close(n.applierDone)
+			n.applier.run(ctx)
+		})
 	} else {
 		n.goFunc(n.runWriter)
 	}
@@ -182,6 +195,9 @@ func (n *Node) storageReady() error {
 	close(n.ready)
 	return nil
 }
+
+// isReplica reports the node's current role.
+func (n *Node) isReplica() bool { return n.replica.Load() }
 
 // goFunc runs f in a goroutine the node owns: Close waits for it.
 func (n *Node) goFunc(f func()) {

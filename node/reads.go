@@ -44,7 +44,7 @@ func (n *Node) Query(ctx context.Context, req *command.QueryRequest) ([]command.
 			return nil, err
 		}
 	}
-	if n.replica {
+	if n.isReplica() {
 		switch req.Level {
 		case command.ReadWeak, command.ReadStrong:
 			return n.forwardQuery(ctx, req)
@@ -63,7 +63,7 @@ func (n *Node) waitApplied(ctx context.Context, at lsn.LSN, wait time.Duration) 
 	if wait <= 0 {
 		wait = defaultMinLSNWait
 	}
-	if !n.replica {
+	if !n.isReplica() {
 		if n.appliedLSN() >= at {
 			return nil
 		}
@@ -73,7 +73,7 @@ func (n *Node) waitApplied(ctx context.Context, at lsn.LSN, wait time.Duration) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if n.replica {
+	if n.isReplica() {
 		if err := n.applier.waitApplied(ctx, at); err != nil {
 			return &readError{err.Error() + "; read from the primary or wait longer (?timeout)", http.StatusGatewayTimeout}
 		}

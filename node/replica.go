@@ -75,8 +75,12 @@ func (n *Node) startClient() error {
 		return fmt.Errorf("replication client: %w", err)
 	}
 	n.client = c
+	ctx, cancel := context.WithCancel(n.ctx)
+	n.stopClient = cancel
+	n.clientDone = make(chan struct{})
 	n.goFunc(func() {
-		if err := c.Run(n.ctx); err != nil {
+		defer close(n.clientDone)
+		if err := c.Run(ctx); err != nil {
 			n.logger.Error("replication client stopped", "err", err)
 		}
 	})
@@ -93,7 +97,7 @@ func (n *Node) appliedHook() {
 
 // SkipTransaction skips the transaction a replica's applier stopped on.
 func (n *Node) SkipTransaction(ctx context.Context, g string) error {
-	if !n.replica || !n.isReady() {
+	if !n.isReplica() || !n.isReady() {
 		return fmt.Errorf("skip: this node is not a running replica")
 	}
 	id, err := gtid.Parse(g)

@@ -71,7 +71,7 @@ func (s source) Detached(replica string, err error) {
 // Synchronous reports whether the sync standby list names (or matches)
 // the replica. A replica's own downstream is never synchronous.
 func (s source) Synchronous(replica string) bool {
-	return !s.n.replica && s.n.waiter.State().Config.Priority(replica) > 0
+	return !s.n.isReplica() && s.n.waiter.State().Config.Priority(replica) > 0
 }
 
 // ApplyWaits reports whether a remote_apply commit ran in the last
@@ -86,7 +86,7 @@ func (s source) ApplyWaits() bool {
 const applyWaitWindow = 30 * time.Second
 
 func (s source) PrimaryHTTP() string {
-	if s.n.replica {
+	if s.n.isReplica() {
 		return s.n.primaryHTTP()
 	}
 	return s.n.HTTPAddr()
@@ -119,7 +119,7 @@ func (n *Node) ReplAddr() string {
 
 // appliedLSN is how far this node's database has applied the log.
 func (n *Node) appliedLSN() lsn.LSN {
-	if n.replica {
+	if n.isReplica() {
 		pos, _ := n.applier.position()
 		return pos
 	}

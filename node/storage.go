@@ -54,7 +54,7 @@ func (n *Node) openStorage() error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	n.db, n.log = db, log
-	if n.replica {
+	if n.isReplica() {
 		// A replica's applier replays the log from the applied position
 		// itself; recovery only restores the term and the clock.
 		n.restoreFromLog()

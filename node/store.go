@@ -51,6 +51,8 @@ type Status struct {
 		Uptime    string    `json:"uptime"`
 		Ready     bool      `json:"ready"`
 		Error     string    `json:"error,omitempty"`
+		// History lists this node's role changes (promotions).
+		History []roleEvent `json:"history,omitempty"`
 	} `json:"node"`
 	Log struct {
 		First    lsn.LSN `json:"first_lsn"`
@@ -87,16 +89,19 @@ func (n *Node) Status(ctx context.Context) (any, error) {
 	var s Status
 	s.Node.ID, s.Node.UUID, s.Node.Term = n.cfg.NodeID, n.id.UUID.String(), n.term.Load()
 	s.Node.Role = "primary"
-	if n.replica {
+	if n.isReplica() {
 		s.Node.Role = "replica"
 	}
 	s.Node.DataDir, s.Node.HTTPAddr, s.Node.ReplAddr, s.Node.Format = n.cfg.DataDir, n.HTTPAddr(), n.ReplAddr(), n.format.String()
 	s.Node.StartedAt, s.Node.Uptime = n.start.UTC(), time.Since(n.start).Round(time.Second).String()
 	s.Node.Ready = n.isReady()
+	n.promoteMu.Lock()
+	s.Node.History = append([]roleEvent(nil), n.history...)
+	n.promoteMu.Unlock()
 	if err := n.failure(); err != nil {
 		s.Node.Error = err.Error()
 	}
-	if n.replica {
+	if n.isReplica() {
 		s.Upstream = n.upstreamStatus()
 	}
 	if !s.Node.Ready {
@@ -111,7 +116,7 @@ func (n *Node) Status(ctx context.Context) (any, error) {
 			s.DB.LastGTID = g.String()
 		}
 	}
-	if !n.replica {
+	if !n.isReplica() {
 		b, t := n.stats.batches.Load(), n.stats.transactions.Load()
 		s.Writer = &writerStatus{Queue: len(n.reqs), Batches: b, Transactions: t, Requests: n.stats.requests.Load()}
 		if b > 0 {
@@ -119,7 +124,7 @@ func (n *Node) Status(ctx context.Context) (any, error) {
 			s.Writer.AvgFsyncMillis = float64(n.stats.fsyncNanos.Load()) / float64(b) / 1e6
 		}
 	}
-	if n.server.Load() != nil || !n.replica {
+	if n.server.Load() != nil || !n.isReplica() {
 		s.Replication = n.replicationStatus(time.Now())
 	}
 	s.Recovery = n.recovery

@@ -226,7 +226,7 @@ func kindOf(rows, statements, ddl bool) rlog.Kind {
 
 // Execute queues a write request and waits for its commit.
 func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*command.ExecuteResponse, error) {
-	if n.replica {
+	if n.isReplica() {
 		return n.forwardExecute(ctx, req)
 	}
 	if err := n.failure(); err != nil {

@@ -8,6 +8,7 @@ func subcommands() []*cobra.Command {
 		benchCommand(),
 		sqlCommand(),
 		serveCommand(),
+		promoteCommand(),
 		logCommand(),
 		statusCommand(),
 		replicaCommand(),

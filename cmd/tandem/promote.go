@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-db/tandem/httpapi"
+	"github.com/tandem-db/tandem/node"
+)
+
+// A node serves POST /admin/promote only because it implements this.
+var _ httpapi.Promoter = (*node.Node)(nil)
+
+// promoteCommand is `tandem promote`: manual promotion of a replica.
+func promoteCommand() *cobra.Command {
+	var addr string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "promote --addr HOST:PORT [--force]",
+		Short: "Turn a replica into the primary (disaster recovery)",
+		Long: `Turn a replica into the primary, for disaster recovery when the primary is
+gone and nothing else can promote (the last site standing).
+
+Without --force it only explains what could be lost: transactions the old
+primary committed that this replica never received. With --force the replica
+stops streaming, applies everything it received, starts a new term and takes
+writes. If the old primary may still accept writes, stop or fence it first;
+nodes that have seen the new term refuse to follow the old primary.`,
+		Example: `  tandem promote --addr 127.0.0.1:4002
+  tandem promote --addr 127.0.0.1:4002 --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			query := ""
+			if force {
+				query = "force=true"
+			}
+			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/admin/promote", query)
+			if err != nil {
+				return fmt.Errorf("promote %s: %w", addr, err)
+			}
+			var resp struct {
+				Promoted string `json:"promoted"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || resp.Promoted == "" {
+				return fmt.Errorf("promote %s: unexpected answer %q", addr, body)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, resp.Promoted)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4001", "HTTP address of the replica to promote")
+	cmd.Flags().BoolVar(&force, "force", false, "promote even though transactions may be lost")
+	return cmd
+}

@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+// Promoter is the part of a Store that can turn a replica into a primary.
+// When the Store implements it, the service serves POST /admin/promote.
+type Promoter interface {
+	// Promote turns the node into a primary. Without force it refuses and
+	// says what could be lost; with force it promotes.
+	Promote(ctx context.Context, force bool) (string, error)
+}
+
+// handlePromote serves POST /admin/promote[?force=true]: 200
+// {"promoted":"..."} or the Store's refusal (409 unless its error carries
+// its own status).
+func (s *Service) handlePromote(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	values, _ := url.ParseQuery(r.URL.RawQuery) // parseParams has checked it
+	force := false
+	if _, ok := values["force"]; ok {
+		if force, err = flag("force", values.Get("force")); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	ctx, cancel := requestContext(r, p)
+	defer cancel()
+	msg, err := s.promote.Promote(ctx, force)
+	if err != nil {
+		code := http.StatusConflict
+		var sc StatusCoder
+		if errors.As(err, &sc) {
+			code = statusOf(err)
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	b, err := json.Marshal(struct {
+		Promoted string `json:"promoted"`
+	}{msg})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}

@@ -1,0 +1,123 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/tandem-db/tandem/lsn"
+)
+
+// roleEvent is one entry of the node's role history, shown in /status.
+type roleEvent struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Term   uint64    `json:"term"`
+	LSN    lsn.LSN   `json:"lsn"`
+	Reason string    `json:"reason"`
+}
+
+// promoteError refuses a promotion, saying why and what to do.
+type promoteError struct{ msg string }
+
+func (e *promoteError) Error() string   { return e.msg }
+func (e *promoteError) HTTPStatus() int { return http.StatusConflict }
+
+// promoteDrainTimeout bounds how long Promote waits for the applier to
+// apply what the replica has received.
+const promoteDrainTimeout = 30 * time.Second
+
+// Promote turns this replica into a primary, for disaster recovery when
+// no HA manager can (the last site standing). Without force it refuses and
+// explains what could be lost: transactions the old primary committed that
+// this replica has not received. With force it stops streaming, applies
+// everything it has received, starts a new term at its log's end and
+// accepts writes. If the old primary may still be accepting writes, it
+// must be fenced first; replicas that follow it refuse it from then on,
+// because its term is lower.
+func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
+	n.promoteMu.Lock()
+	defer n.promoteMu.Unlock()
+	if !n.isReplica() {
+		return "", &promoteError{fmt.Sprintf("this node is already the primary (term %d)", n.term.Load())}
+	}
+	if !n.isReady() {
+		return "", &promoteError{"this replica is still seeding: it has no complete copy to promote"}
+	}
+	if a := n.applier.status(); a.Stopped {
+		return "", &promoteError{fmt.Sprintf("this replica's applier is stopped on %s (%s); fix or skip it before promoting", a.ErrorGTID, a.Error)}
+	}
+	st := n.client.Status()
+	durable := n.log.Durable()
+	risk := fmt.Sprintf("this replica has flushed up to LSN %s; its upstream %s", durable, n.cfg.Primary)
+	switch {
+	case !st.LastMessage.IsZero():
+		risk += fmt.Sprintf(" last reported its end at %s (%d bytes ahead) at %s", st.PrimaryLSN, st.PrimaryLSN.Sub(durable), st.LastMessage.UTC().Format(time.RFC3339Nano))
+	default:
+		risk += " has never been heard from"
+	}
+	if st.Connected {
+		risk += ", and is still connected: the primary looks alive"
+	}
+	if !force {
+		return "", &promoteError{"promoting a replica can lose transactions the old primary committed but this replica never received: " + risk +
+			". If the old primary may still accept writes, stop or fence it first. Run again with --force to promote."}
+	}
+
+	n.stopClient()
+	<-n.clientDone
+	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
+	err := n.applier.waitApplied(dctx, n.log.Durable())
+	cancel()
+	if err != nil {
+		// Streaming is stopped; the node stays a replica and says so.
+		return "", fmt.Errorf("promote: apply what this replica received: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
+	}
+	n.stopApplier()
+	<-n.applierDone
+
+	seq, err := n.lastOwnSeq()
+	if err != nil {
+		return "", fmt.Errorf("promote: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
+	}
+	term := n.term.Load() + 1
+	if err := saveTerm(n.cfg.DataDir, term); err != nil {
+		return "", fmt.Errorf("promote: %w", err)
+	}
+	n.term.Store(term)
+	end := n.log.End()
+	n.seq = seq
+	n.visible.advance(end)
+	n.replica.Store(false)
+	n.goFunc(n.runWriter)
+	ev := roleEvent{At: time.Now().UTC(), Kind: "promote", Term: term, LSN: end, Reason: "manual promote (--force): " + risk}
+	n.history = append(n.history, ev)
+	n.logger.Warn("promoted to primary", "term", term, "lsn", end.String(), "risk", risk)
+	return fmt.Sprintf("promoted to primary: term %d starts at LSN %s", term, end), nil
+}
+
+// lastOwnSeq finds the highest GTID sequence number this node assigned in
+// the retained log, so a promoted node never hands out one twice.
+func (n *Node) lastOwnSeq() (uint64, error) {
+	r, err := n.log.NewReader(n.log.First())
+	if err != nil {
+		return 0, fmt.Errorf("scan the log for this node's GTIDs: %w", err)
+	}
+	defer r.Close()
+	var seq uint64
+	for {
+		rec, err := r.TryNext()
+		if errors.Is(err, io.EOF) {
+			return seq, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("scan the log for this node's GTIDs: %w", err)
+		}
+		if rec.GTID.Origin == n.id.UUID {
+			seq = max(seq, rec.GTID.Seq)
+		}
+	}
+}

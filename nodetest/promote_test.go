@@ -1,0 +1,66 @@
+package nodetest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/nodetest"
+)
+
+// Manual promotion: refused without force (with the risk spelled out),
+// then a new term that takes writes and keeps every row; the old primary,
+// restarted as a replica of the new one, follows it.
+func TestPromote_ManualThenOldPrimaryFollows(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1")
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	for i := range 20 {
+		c.Exec(t, "n1", "INSERT INTO t VALUES(?, ?)", int64(i), "before")
+	}
+	c.WaitConverged(t, "n1", "n2")
+	c.Stop(t, "n1")
+
+	ctx := context.Background()
+	n2 := c.Node("n2")
+	_, err := n2.Promote(ctx, false)
+	if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "lose") {
+		t.Fatalf("promote without force: err = %v, want a refusal naming the risk and --force", err)
+	}
+	if st := c.Status(t, "n2"); st.Node.Role != "replica" {
+		t.Fatalf("refused promote changed the role to %s", st.Node.Role)
+	}
+	msg, err := n2.Promote(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := c.Status(t, "n2")
+	if st.Node.Role != "primary" || st.Node.Term != 2 || !strings.Contains(msg, "term 2") || len(st.Node.History) != 1 {
+		t.Fatalf("after promote: role %s term %d history %+v (%s)", st.Node.Role, st.Node.Term, st.Node.History, msg)
+	}
+	if _, err := n2.Promote(ctx, true); err == nil {
+		t.Fatal("promoting a primary again succeeded")
+	}
+	resp := c.Exec(t, "n2", "INSERT INTO t VALUES(?, ?)", int64(100), "after")
+	if resp.GTID.Origin != n2.UUID() || resp.GTID.Seq != 1 {
+		t.Fatalf("first write on the new primary got GTID %v, want %v:1", resp.GTID, n2.UUID())
+	}
+	if got := c.QueryInt(t, "n2", "SELECT count(*) FROM t"); got != 21 {
+		t.Fatalf("new primary has %d rows, want 21", got)
+	}
+
+	// The old primary, stopped cleanly, has nothing the new one lacks: it
+	// can follow it and gets the new term's writes.
+	c.Restart(t, "n1", nodetest.ReplicaOf("n2"))
+	c.WaitConverged(t, "n2", "n1")
+	if st := c.Status(t, "n1"); st.Node.Role != "replica" || st.Node.Term != 2 {
+		t.Fatalf("old primary: role %s term %d, want a replica at term 2", st.Node.Role, st.Node.Term)
+	}
+	res, err := c.Node("n1").Query(ctx, &command.QueryRequest{Level: command.ReadNone,
+		Statements: []command.Statement{{SQL: "SELECT v FROM t WHERE id = 100"}}})
+	if err != nil || len(res[0].Rows) != 1 || res[0].Rows[0][0] != "after" {
+		t.Fatalf("old primary does not hold the new primary's write: %v %+v", err, res)
+	}
+}
