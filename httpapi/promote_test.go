@@ -1,0 +1,40 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+type promoteStore struct {
+	fakeStore
+	forces []bool
+}
+
+func (s *promoteStore) Promote(_ context.Context, force bool) (string, error) {
+	s.forces = append(s.forces, force)
+	if !force {
+		return "", errors.New("would lose transactions; run again with --force")
+	}
+	return "promoted to primary: term 2 starts at LSN 0/00000100", nil
+}
+
+func TestService_Promote(t *testing.T) {
+	store := &promoteStore{}
+	h := newHandler(t, store)
+	checkStatus(t, do(t, h, "POST", "/admin/promote", ""), http.StatusConflict, "--force")
+	rec := do(t, h, "POST", "/admin/promote?force=true", "")
+	checkStatus(t, rec, http.StatusOK, "")
+	if got := rec.Body.String(); !strings.Contains(got, `"promoted":"promoted to primary: term 2`) {
+		t.Fatalf("body %s", got)
+	}
+	checkStatus(t, do(t, h, "POST", "/admin/promote?force=maybe", ""), http.StatusBadRequest, "force")
+	checkStatus(t, do(t, h, "GET", "/admin/promote", ""), http.StatusMethodNotAllowed, "")
+	if len(store.forces) != 2 || store.forces[0] || !store.forces[1] {
+		t.Fatalf("forces seen %v", store.forces)
+	}
+	// A store that cannot be promoted has no such endpoint.
+	checkStatus(t, do(t, newHandler(t, &fakeStore{}), "POST", "/admin/promote?force=true", ""), http.StatusNotFound, "")
+}
