@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -47,6 +48,49 @@ func (s *Service) handlePromote(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := json.Marshal(struct {
 		Promoted string `json:"promoted"`
+	}{msg})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// Follower is the part of a Store that can re-point a replica at another
+// upstream. When the Store implements it, the service serves POST
+// /replica/follow?upstream=HOST:PORT.
+type Follower interface {
+	Follow(ctx context.Context, upstream string) (string, error)
+}
+
+// handleFollow serves POST /replica/follow?upstream=HOST:PORT: 200
+// {"following":"..."}, 400 without an upstream, or the Store's refusal.
+func (s *Service) handleFollow(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	values, _ := url.ParseQuery(r.URL.RawQuery) // parseParams has checked it
+	up := values.Get("upstream")
+	if up == "" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%v upstream is missing: use POST /replica/follow?upstream=HOST:PORT with the new upstream's replication address", ErrBadParam))
+		return
+	}
+	ctx, cancel := requestContext(r, p)
+	defer cancel()
+	msg, err := s.follow.Follow(ctx, up)
+	if err != nil {
+		code := http.StatusConflict
+		var sc StatusCoder
+		if errors.As(err, &sc) {
+			code = statusOf(err)
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	b, err := json.Marshal(struct {
+		Following string `json:"following"`
 	}{msg})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())

@@ -18,6 +18,7 @@ type Service struct {
 	store   Store
 	replica ReplicaAdmin // the Store's replica admin calls, or nil
 	promote Promoter     // the Store's promote call, or nil
+	follow  Follower     // the Store's follow call, or nil
 	log     *slog.Logger
 	handler http.Handler
 
@@ -51,6 +52,7 @@ func New(cfg Config, store Store) (*Service, error) {
 	s := &Service{cfg: cfg, store: store, log: log}
 	s.replica, _ = store.(ReplicaAdmin)
 	s.promote, _ = store.(Promoter)
+	s.follow, _ = store.(Follower)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -171,6 +173,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "no such endpoint: /replica/skip (this store has no replica admin calls)")
 		} else if s.allow(w, r, "POST") {
 			s.handleSkip(w, r)
+		}
+	case "/replica/follow":
+		if s.follow == nil {
+			writeError(w, http.StatusNotFound, "no such endpoint: /replica/follow (this store cannot follow an upstream)")
+		} else if s.allow(w, r, "POST") {
+			s.handleFollow(w, r)
 		}
 	case "/admin/promote":
 		if s.promote == nil {

@@ -156,7 +156,7 @@ func (a *applier) run(ctx context.Context) {
 				break fill
 			}
 		}
-		if len(batch) < applyBatchMax && a.n.client != nil && !a.n.client.Status().ApplySync {
+		if len(batch) < applyBatchMax && a.n.streamClient() != nil && !a.n.streamClient().Status().ApplySync {
 			batch = a.linger(ctx, recs, batch)
 		}
 		if !a.applyDelayed(ctx, batch) {

@@ -80,10 +80,11 @@ func fromClient(rs []client.Result) []command.Result {
 
 // primaryHTTP is the primary's client API address as the upstream told it.
 func (n *Node) primaryHTTP() string {
-	if n.client == nil {
+	c := n.streamClient()
+	if c == nil {
 		return ""
 	}
-	return n.client.Status().PrimaryHTTP
+	return c.Status().PrimaryHTTP
 }
 
 // primaryClient returns a client of the primary's HTTP API, or the error

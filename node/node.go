@@ -58,7 +58,8 @@ type Node struct {
 	ready       chan struct{} // closed once the database and log are open
 	needsSeed   atomic.Bool
 	applier     *applier
-	client      *stream.Client
+	client      atomic.Pointer[stream.Client] // a replica's stream from its upstream
+	upstream    atomic.Pointer[string]        // the upstream's replication address
 	server      atomic.Pointer[stream.Server]
 	slots       *slots
 	lag         *lagTracker
@@ -106,6 +107,7 @@ func Open(cfg Config) (*Node, error) {
 		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}), writerDone: make(chan struct{}),
 		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
 	n.replica.Store(cfg.Primary != "")
+	n.upstream.Store(&cfg.Primary)
 	term, err := loadTerm(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -195,6 +197,9 @@ func (n *Node) storageReady() error {
 	close(n.ready)
 	return nil
 }
+
+// streamClient returns a replica's stream client, nil on a primary.
+func (n *Node) streamClient() *stream.Client { return n.client.Load() }
 
 // isReplica reports the node's current role.
 func (n *Node) isReplica() bool { return n.replica.Load() }

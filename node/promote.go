@@ -50,9 +50,9 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	if a := n.applier.status(); a.Stopped {
 		return "", &promoteError{fmt.Sprintf("this replica's applier is stopped on %s (%s); fix or skip it before promoting", a.ErrorGTID, a.Error)}
 	}
-	st := n.client.Status()
+	st := n.streamClient().Status()
 	durable := n.log.Durable()
-	risk := fmt.Sprintf("this replica has flushed up to LSN %s; its upstream %s", durable, n.cfg.Primary)
+	risk := fmt.Sprintf("this replica has flushed up to LSN %s; its upstream %s", durable, *n.upstream.Load())
 	switch {
 	case !st.LastMessage.IsZero():
 		risk += fmt.Sprintf(" last reported its end at %s (%d bytes ahead) at %s", st.PrimaryLSN, st.PrimaryLSN.Sub(durable), st.LastMessage.UTC().Format(time.RFC3339Nano))
@@ -69,6 +69,7 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 
 	n.stopClient()
 	<-n.clientDone
+	n.client.Store(nil)
 	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
 	err := n.applier.waitApplied(dctx, n.log.Durable())
 	cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tandem-db/tandem/gtid"
 	"github.com/tandem-db/tandem/lsn"
@@ -68,13 +69,13 @@ func (s sink) ObserveTerm(t uint64) error {
 // startClient starts streaming from the upstream.
 func (n *Node) startClient() error {
 	cc := stream.DefaultClientConfig()
-	cc.Upstream, cc.Secret, cc.NodeID, cc.UUID = n.cfg.Primary, n.cfg.ClusterSecret, n.cfg.NodeID, n.id.UUID
+	cc.Upstream, cc.Secret, cc.NodeID, cc.UUID = *n.upstream.Load(), n.cfg.ClusterSecret, n.cfg.NodeID, n.id.UUID
 	cc.Compression, cc.Logger = n.cfg.Compression, n.logger
 	c, err := stream.NewClient(cc, sink{n})
 	if err != nil {
 		return fmt.Errorf("replication client: %w", err)
 	}
-	n.client = c
+	n.client.Store(c)
 	ctx, cancel := context.WithCancel(n.ctx)
 	n.stopClient = cancel
 	n.clientDone = make(chan struct{})
@@ -90,8 +91,8 @@ func (n *Node) startClient() error {
 // appliedHook runs after the replica applier advances: the upstream hears
 // of it at once (remote_apply waits), and so do cascaded standbys' waits.
 func (n *Node) appliedHook() {
-	if n.client != nil {
-		n.client.NotifyApplied()
+	if c := n.streamClient(); c != nil {
+		c.NotifyApplied()
 	}
 }
 
@@ -105,4 +106,31 @@ func (n *Node) SkipTransaction(ctx context.Context, g string) error {
 		return err
 	}
 	return n.applier.skip(id)
+}
+
+// Follow makes this replica stream from another upstream (a newly promoted
+// primary, or another replica to cascade from), without a restart. The
+// replica resumes from its own log's end; the new upstream refuses it,
+// visibly in /status, if it cannot serve from there.
+func (n *Node) Follow(ctx context.Context, upstream string) (string, error) {
+	n.promoteMu.Lock()
+	defer n.promoteMu.Unlock()
+	if !n.isReplica() {
+		return "", &promoteError{"this node is a primary; only a replica can follow an upstream"}
+	}
+	if upstream == "" {
+		return "", &promoteError{"follow: the upstream's replication address is empty"}
+	}
+	old := *n.upstream.Load()
+	n.stopClient()
+	<-n.clientDone
+	n.upstream.Store(&upstream)
+	if err := n.startClient(); err != nil {
+		return "", err
+	}
+	end := n.log.End()
+	n.history = append(n.history, roleEvent{At: time.Now().UTC(), Kind: "follow", Term: n.term.Load(), LSN: end,
+		Reason: fmt.Sprintf("upstream %s -> %s", old, upstream)})
+	n.logger.Info("following a new upstream", "old", old, "new", upstream, "from_lsn", end.String())
+	return fmt.Sprintf("following %s from LSN %s (was %s)", upstream, end, old), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/nodetest"
@@ -62,5 +63,45 @@ func TestPromote_ManualThenOldPrimaryFollows(t *testing.T) {
 		Statements: []command.Statement{{SQL: "SELECT v FROM t WHERE id = 100"}}})
 	if err != nil || len(res[0].Rows) != 1 || res[0].Rows[0][0] != "after" {
 		t.Fatalf("old primary does not hold the new primary's write: %v %+v", err, res)
+	}
+}
+
+// After a promotion, another replica of the old primary is re-pointed at
+// the new one without a restart and gets the new term's writes.
+func TestPromote_OtherReplicaFollowsNewPrimary(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1")
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Start(t, "n3", nodetest.ReplicaOf("n1"))
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	for i := range 10 {
+		c.Exec(t, "n1", "INSERT INTO t VALUES(?)", int64(i))
+	}
+	c.WaitConverged(t, "n1", "n2", "n3")
+	c.Stop(t, "n1")
+	ctx := context.Background()
+	if _, err := c.Node("n2").Promote(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Node("n2").Follow(ctx, "127.0.0.1:1"); err == nil {
+		t.Fatal("a primary agreed to follow an upstream")
+	}
+	msg, err := c.Node("n3").Follow(ctx, c.Node("n2").ReplAddr())
+	if err != nil || !strings.Contains(msg, "following") {
+		t.Fatalf("follow: %q, %v", msg, err)
+	}
+	resp := c.Exec(t, "n2", "INSERT INTO t VALUES(?)", int64(100))
+	c.WaitApplied(t, "n3", resp.LSN, 10*time.Second)
+	if got := c.QueryInt(t, "n3", "SELECT count(*) FROM t"); got != 11 {
+		t.Fatalf("n3 has %d rows, want 11", got)
+	}
+	st := c.Status(t, "n3")
+	if st.Node.Term != 2 || len(st.Node.History) != 1 || st.Node.History[0].Kind != "follow" {
+		t.Fatalf("n3 status: term %d history %+v", st.Node.Term, st.Node.History)
+	}
+	// A write sent to n3 now goes to the new primary.
+	fw, err := c.Node("n3").Execute(ctx, &command.ExecuteRequest{Statements: []command.Statement{{SQL: "INSERT INTO t VALUES(101)"}}})
+	if err != nil || fw.GTID.Origin != c.Node("n2").UUID() {
+		t.Fatalf("forwarded write: %v %+v", err, fw)
 	}
 }

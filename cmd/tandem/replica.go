@@ -12,8 +12,47 @@ import (
 	"github.com/tandem-db/tandem/node"
 )
 
-// A node serves POST /replica/skip only because it implements this.
-var _ httpapi.ReplicaAdmin = (*node.Node)(nil)
+// A node serves POST /replica/skip and /replica/follow only because it
+// implements these.
+var (
+	_ httpapi.ReplicaAdmin = (*node.Node)(nil)
+	_ httpapi.Follower     = (*node.Node)(nil)
+)
+
+// replicaFollowCommand is `tandem replica follow`: re-point a replica.
+func replicaFollowCommand() *cobra.Command {
+	var addr, upstream string
+	cmd := &cobra.Command{
+		Use:   "follow --addr HOST:PORT --upstream REPL_HOST:PORT",
+		Short: "Make a replica stream from another upstream, without a restart",
+		Long: `Make a replica stream from another upstream: a newly promoted primary
+(after tandem promote), or another replica to cascade from. The replica
+resumes from its own log's end; the new upstream refuses it, visibly in
+tandem status, if it cannot serve from there.`,
+		Example: `  tandem replica follow --addr 127.0.0.1:4003 --upstream 127.0.0.1:5002`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if upstream == "" {
+				return fmt.Errorf("replica follow: --upstream is required: the new upstream's replication address")
+			}
+			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/replica/follow", "upstream="+url.QueryEscape(upstream))
+			if err != nil {
+				return fmt.Errorf("replica follow on %s: %w", addr, err)
+			}
+			var resp struct {
+				Following string `json:"following"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || resp.Following == "" {
+				return fmt.Errorf("replica follow on %s: unexpected answer %q", addr, body)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, resp.Following)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4001", "HTTP address of the replica")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "replication address of the new upstream")
+	return cmd
+}
 
 // replicaCommand is `tandem replica`: operator actions on a replica.
 func replicaCommand() *cobra.Command {
@@ -22,7 +61,7 @@ func replicaCommand() *cobra.Command {
 		Short: "Operator actions on a replica",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(replicaSkipCommand())
+	cmd.AddCommand(replicaSkipCommand(), replicaFollowCommand())
 	return cmd
 }
 
