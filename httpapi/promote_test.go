@@ -38,3 +38,25 @@ func TestService_Promote(t *testing.T) {
 	// A store that cannot be promoted has no such endpoint.
 	checkStatus(t, do(t, newHandler(t, &fakeStore{}), "POST", "/admin/promote?force=true", ""), http.StatusNotFound, "")
 }
+
+type followStore struct {
+	fakeStore
+	upstreams []string
+}
+
+func (s *followStore) Follow(_ context.Context, upstream string) (string, error) {
+	s.upstreams = append(s.upstreams, upstream)
+	return "following " + upstream, nil
+}
+
+func TestService_Follow(t *testing.T) {
+	store := &followStore{}
+	h := newHandler(t, store)
+	checkStatus(t, do(t, h, "POST", "/replica/follow", ""), http.StatusBadRequest, "upstream is missing")
+	rec := do(t, h, "POST", "/replica/follow?upstream=127.0.0.1:5002", "")
+	checkStatus(t, rec, http.StatusOK, "")
+	if got := rec.Body.String(); !strings.Contains(got, `"following":"following 127.0.0.1:5002"`) || len(store.upstreams) != 1 {
+		t.Fatalf("body %s, calls %v", got, store.upstreams)
+	}
+	checkStatus(t, do(t, newHandler(t, &fakeStore{}), "POST", "/replica/follow?upstream=x:1", ""), http.StatusNotFound, "")
+}
