@@ -2,7 +2,10 @@ module github.com/tandem-db/tandem
 
 go 1.26.8
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/anishathalye/porcupine v1.3.1
+	github.com/spf13/cobra v1.10.2
+)
 
 require (
 	github.com/hashicorp/go-hclog v1.6.2

@@ -9,9 +9,11 @@ func subcommands() []*cobra.Command {
 		sqlCommand(),
 		serveCommand(),
 		promoteCommand(),
+		switchoverCommand(),
 		logCommand(),
 		statusCommand(),
 		replicaCommand(),
 		demoCommand(),
+		chaosCommand(),
 	}
 }
