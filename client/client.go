@@ -302,3 +302,23 @@ func (p params) set(name, value string) params {
 }
 
 func (p params) String() string { return strings.Join(p, "&") }
+
+// Promote asks a replica to become the primary (POST /admin/promote);
+// without force the node only explains what could be lost and refuses.
+func (c *Client) Promote(ctx context.Context, force bool) (string, error) {
+	query := ""
+	if force {
+		query = "force=true"
+	}
+	body, err := c.do(ctx, http.MethodPost, "/admin/promote", query, nil)
+	if err != nil {
+		return "", err
+	}
+	var resp struct {
+		Promoted string `json:"promoted"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return "", fmt.Errorf("promote: %w", err)
+	}
+	return resp.Promoted, nil
+}

@@ -98,3 +98,46 @@ func (s *Service) handleFollow(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, b)
 }
+
+// Switcher is the part of a Store that can hand the primary role to a
+// replica. When the Store implements it, the service serves POST
+// /admin/switchover?to=HTTP_HOST:PORT.
+type Switcher interface {
+	Switchover(ctx context.Context, target string) (string, error)
+}
+
+// handleSwitchover serves POST /admin/switchover?to=HOST:PORT: 200
+// {"switched":"..."}, 400 without a target, or the Store's refusal.
+func (s *Service) handleSwitchover(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	values, _ := url.ParseQuery(r.URL.RawQuery) // parseParams has checked it
+	to := values.Get("to")
+	if to == "" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%v to is missing: use POST /admin/switchover?to=HOST:PORT with the target replica's HTTP address", ErrBadParam))
+		return
+	}
+	ctx, cancel := requestContext(r, p)
+	defer cancel()
+	msg, err := s.switchy.Switchover(ctx, to)
+	if err != nil {
+		code := http.StatusConflict
+		var sc StatusCoder
+		if errors.As(err, &sc) {
+			code = statusOf(err)
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	b, err := json.Marshal(struct {
+		Switched string `json:"switched"`
+	}{msg})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}

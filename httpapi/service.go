@@ -19,6 +19,7 @@ type Service struct {
 	replica ReplicaAdmin // the Store's replica admin calls, or nil
 	promote Promoter     // the Store's promote call, or nil
 	follow  Follower     // the Store's follow call, or nil
+	switchy Switcher     // the Store's switchover call, or nil
 	log     *slog.Logger
 	handler http.Handler
 
@@ -53,6 +54,7 @@ func New(cfg Config, store Store) (*Service, error) {
 	s.replica, _ = store.(ReplicaAdmin)
 	s.promote, _ = store.(Promoter)
 	s.follow, _ = store.(Follower)
+	s.switchy, _ = store.(Switcher)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -179,6 +181,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "no such endpoint: /replica/follow (this store cannot follow an upstream)")
 		} else if s.allow(w, r, "POST") {
 			s.handleFollow(w, r)
+		}
+	case "/admin/switchover":
+		if s.switchy == nil {
+			writeError(w, http.StatusNotFound, "no such endpoint: /admin/switchover (this store cannot switch over)")
+		} else if s.allow(w, r, "POST") {
+			s.handleSwitchover(w, r)
 		}
 	case "/admin/promote":
 		if s.promote == nil {

@@ -48,9 +48,13 @@ type Node struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closing chan struct{}
-	// writerDone is closed when the writer goroutine has returned.
-	writerDone chan struct{}
-	once       sync.Once
+	// writerDone is closed when the current writer goroutine has returned;
+	// stopWriter stops it.
+	writerDone atomic.Pointer[chan struct{}]
+	stopWriter func()
+	// fenced refuses new writes during a switchover.
+	fenced atomic.Bool
+	once   sync.Once
 
 	waiter      *commitwait.Waiter
 	afterCommit bool
@@ -104,8 +108,10 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
-		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}), writerDone: make(chan struct{}),
+		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}),
 		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
+	idle := make(chan struct{})
+	n.writerDone.Store(&idle) // no writer yet: nothing closes it
 	n.replica.Store(cfg.Primary != "")
 	n.upstream.Store(&cfg.Primary)
 	term, err := loadTerm(cfg.DataDir)
@@ -186,7 +192,7 @@ func (n *Node) storageReady() error {
 			n.applier.run(ctx)
 		})
 	} else {
-		n.goFunc(n.runWriter)
+		n.startWriter()
 	}
 	if n.cfg.ReplAddr != "" {
 		if err := n.startServer(); err != nil {

@@ -93,7 +93,8 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	n.seq = seq
 	n.visible.advance(end)
 	n.replica.Store(false)
-	n.goFunc(n.runWriter)
+	n.fenced.Store(false)
+	n.startWriter()
 	ev := roleEvent{At: time.Now().UTC(), Kind: "promote", Term: term, LSN: end, Reason: "manual promote (--force): " + risk}
 	n.history = append(n.history, ev)
 	n.logger.Warn("promoted to primary", "term", term, "lsn", end.String(), "risk", risk)

@@ -22,7 +22,19 @@ type writeReq struct {
 	rec      *rlog.Record
 	syncErr  error // the standbys did not confirm it (strict mode timed out)
 	deferred bool  // replied by an after_commit waiter, not by the writer
+	// state is queued, taken (by a writer) or abandoned (by its caller);
+	// whoever moves it from queued first decides the request's fate.
+	state atomic.Int32
 }
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// take claims a queued request for the writer; false if its caller gave up.
+func (w *writeReq) take() bool { return w.state.CompareAndSwap(reqQueued, reqTaken) }
 
 func (w *writeReq) reply(resp *command.ExecuteResponse, err error) {
 	w.resp, w.err = resp, err
@@ -39,23 +51,29 @@ type writeStats struct {
 
 // runWriter is the writer goroutine: it owns the SQLite writer connection
 // and the log's append side, and commits queued requests in batches.
-func (n *Node) runWriter() {
-	defer close(n.writerDone)
+func (n *Node) runWriter(ctx context.Context, done chan struct{}) {
+	defer close(done)
 	batch := make([]*writeReq, 0, n.cfg.MaxBatch)
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-ctx.Done():
 			n.drain()
 			return
 		case first := <-n.reqs:
-			batch = append(batch[:0], first)
+			if first.take() {
+				batch = append(batch[:0], first)
+			} else {
+				continue
+			}
 		}
 		// Group commit: take whatever else is already waiting.
 	fill:
 		for len(batch) < n.cfg.MaxBatch {
 			select {
 			case r := <-n.reqs:
-				batch = append(batch, r)
+				if r.take() {
+					batch = append(batch, r)
+				}
 			default:
 				break fill
 			}
@@ -65,16 +83,29 @@ func (n *Node) runWriter() {
 	}
 }
 
-// drain fails requests still queued at shutdown.
+// drain fails requests still queued when the writer stops (shutdown, or a
+// switchover that makes this node a replica).
 func (n *Node) drain() {
+	err := n.drainErr()
 	for {
 		select {
 		case r := <-n.reqs:
-			r.reply(nil, ErrClosed)
+			if r.take() {
+				r.reply(nil, err)
+			}
 		default:
 			return
 		}
 	}
+}
+
+// startWriter starts the writer goroutine under its own context.
+func (n *Node) startWriter() {
+	ctx, cancel := context.WithCancel(n.ctx)
+	done := make(chan struct{})
+	n.stopWriter = cancel
+	n.writerDone.Store(&done)
+	n.goFunc(func() { n.runWriter(ctx, done) })
 }
 
 // commitBatch runs one group commit.
@@ -232,6 +263,9 @@ func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*comma
 	if err := n.failure(); err != nil {
 		return nil, err
 	}
+	if n.fenced.Load() {
+		return nil, errSwitchover
+	}
 	if req.Commit == command.CommitRemoteApply {
 		n.lastRemoteApply.Store(time.Now().UnixNano())
 	}
@@ -248,15 +282,14 @@ func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*comma
 	select {
 	case <-r.done:
 		return r.resp, r.err
-	case <-n.writerDone:
-		// The writer stopped; it answered everything it took, and a request
-		// queued after its last look was never run.
-		select {
-		case <-r.done:
-			return r.resp, r.err
-		default:
-			return nil, ErrClosed
+	case <-*n.writerDone.Load():
+		// The writer stopped. A request it took gets its answer; one still
+		// queued is abandoned here, so no later writer runs it.
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return nil, n.drainErr()
 		}
+		<-r.done
+		return r.resp, r.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for commit: %w; the transaction may still commit", ctx.Err())
 	}

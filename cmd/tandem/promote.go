@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -11,8 +12,48 @@ import (
 	"github.com/tandem-db/tandem/node"
 )
 
-// A node serves POST /admin/promote only because it implements this.
-var _ httpapi.Promoter = (*node.Node)(nil)
+// A node serves POST /admin/promote and /admin/switchover only because it
+// implements these.
+var (
+	_ httpapi.Promoter = (*node.Node)(nil)
+	_ httpapi.Switcher = (*node.Node)(nil)
+)
+
+// switchoverCommand is `tandem switchover`: a planned handover.
+func switchoverCommand() *cobra.Command {
+	var addr, to string
+	cmd := &cobra.Command{
+		Use:   "switchover --addr PRIMARY --to REPLICA",
+		Short: "Hand the primary role to a replica, losing nothing",
+		Long: `Hand the primary role to a replica, losing nothing: the primary stops taking
+writes (they get a retryable 503), waits until the replica has applied its
+last transaction, promotes it to a new term, and follows it as a replica. Its
+own replicas keep streaming from it, cascaded. The output says how long
+writes were refused.`,
+		Example: `  tandem switchover --addr 127.0.0.1:4001 --to 127.0.0.1:4002`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return fmt.Errorf("switchover: --to is required: the HTTP address of the replica to promote")
+			}
+			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/admin/switchover", "to="+url.QueryEscape(to))
+			if err != nil {
+				return fmt.Errorf("switchover on %s: %w", addr, err)
+			}
+			var resp struct {
+				Switched string `json:"switched"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || resp.Switched == "" {
+				return fmt.Errorf("switchover on %s: unexpected answer %q", addr, body)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", resp.Switched)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4001", "HTTP address of the current primary")
+	cmd.Flags().StringVar(&to, "to", "", "HTTP address of the replica to promote")
+	return cmd
+}
 
 // promoteCommand is `tandem promote`: manual promotion of a replica.
 func promoteCommand() *cobra.Command {

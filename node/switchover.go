@@ -1,0 +1,145 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tandem-db/tandem/client"
+	"github.com/tandem-db/tandem/lsn"
+)
+
+// switchoverError refuses a write while a switchover moves the primary.
+type switchoverError struct{ msg string }
+
+func (e *switchoverError) Error() string   { return e.msg }
+func (e *switchoverError) HTTPStatus() int { return http.StatusServiceUnavailable }
+
+var errSwitchover = &switchoverError{"a switchover is moving the primary: this write was not run; retry in a moment (a replica forwards it to the new primary)"}
+
+// drainErr is what queued writes get when the writer stops.
+func (n *Node) drainErr() error {
+	if n.fenced.Load() {
+		return errSwitchover
+	}
+	return ErrClosed
+}
+
+// switchoverCatchUp bounds how long a switchover waits for the target to
+// apply the old primary's last transaction.
+const switchoverCatchUp = 30 * time.Second
+
+// Switchover hands the primary role to the replica whose HTTP API is at
+// target, losing nothing: it stops taking writes, waits until the target
+// has applied everything, promotes it, and turns this node into a replica
+// that follows it (its own replicas keep streaming from it, now cascaded).
+// Writes are refused (503, retryable) between the first and the third
+// step; the message reports for how long.
+func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
+	n.promoteMu.Lock()
+	defer n.promoteMu.Unlock()
+	if n.isReplica() {
+		return "", &promoteError{"this node is a replica: run the switchover on the primary"}
+	}
+	c, err := client.New(target)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if role, _, err := nodeRole(ctx, c); err != nil || role != "replica" {
+		return "", &promoteError{fmt.Sprintf("switchover target %s is not a replica (role %q, %v)", target, role, err)}
+	}
+
+	start := time.Now()
+	n.fenced.Store(true)
+	n.stopWriter()
+	<-*n.writerDone.Load()
+	end := n.log.Durable()
+	abort := func(err error) (string, error) {
+		n.fenced.Store(false)
+		n.startWriter()
+		return "", fmt.Errorf("switchover to %s aborted, this node is still the primary: %w", target, err)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, switchoverCatchUp)
+	err = waitTargetApplied(cctx, c, end)
+	cancel()
+	if err != nil {
+		return abort(err)
+	}
+	if _, err := c.Promote(ctx, true); err != nil {
+		return abort(fmt.Errorf("promote the target: %w", err))
+	}
+	unavailable := time.Since(start)
+	_, repl, err := nodeRole(ctx, c)
+	if err != nil || repl == "" {
+		return "", fmt.Errorf("switchover: %s is the primary now, but its replication address is unknown (%v); make this node follow it with tandem replica follow", target, err)
+	}
+	if err := n.demote(repl, end); err != nil {
+		return "", fmt.Errorf("switchover: %s is the primary now, but this node could not follow it: %w", target, err)
+	}
+	n.logger.Warn("switchover done", "new_primary", target, "lsn", end.String(), "unavailable", unavailable.String())
+	return fmt.Sprintf("switched over to %s at LSN %s; writes were refused for %v; this node now follows %s",
+		target, end, unavailable.Round(time.Millisecond), repl), nil
+}
+
+// demote turns this stopped primary into a replica of upstream.
+func (n *Node) demote(upstream string, end lsn.LSN) error {
+	n.upstream.Store(&upstream)
+	n.replica.Store(true)
+	n.applier = newApplier(n, end, n.cfg.ApplyDelay)
+	ctx, cancel := context.WithCancel(n.ctx)
+	n.stopApplier = cancel
+	n.applierDone = make(chan struct{})
+	a := n.applier
+	done := n.applierDone
+	n.goFunc(func() {
+		defer close(done)
+		a.run(ctx)
+	})
+	if err := n.startClient(); err != nil {
+		return err
+	}
+	n.fenced.Store(false)
+	n.history = append(n.history, roleEvent{At: time.Now().UTC(), Kind: "switchover", Term: n.term.Load(), LSN: end,
+		Reason: "handed the primary role over; following " + upstream})
+	return nil
+}
+
+// nodeRole reads a node's role and replication address from its /status.
+func nodeRole(ctx context.Context, c *client.Client) (role, repl string, err error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	nd, _ := st["node"].(map[string]any)
+	role, _ = nd["role"].(string)
+	repl, _ = nd["repl_addr"].(string)
+	return role, repl, nil
+}
+
+// waitTargetApplied polls the target's status until it has applied end.
+func waitTargetApplied(ctx context.Context, c *client.Client, end lsn.LSN) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := c.Status(ctx)
+		if err == nil {
+			db, _ := st["db"].(map[string]any)
+			s, _ := db["applied_lsn"].(string)
+			if applied, perr := lsn.Parse(s); perr == nil && applied >= end {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("the target did not apply LSN %s within %v", end, switchoverCatchUp)
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
