@@ -10,7 +10,6 @@ func subcommands() []*cobra.Command {
 		serveCommand(),
 		promoteCommand(),
 		switchoverCommand(),
-		switchoverCommand(),
 		logCommand(),
 		statusCommand(),
 		replicaCommand(),
