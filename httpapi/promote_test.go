@@ -60,3 +60,25 @@ func TestService_Follow(t *testing.T) {
 	}
 	checkStatus(t, do(t, newHandler(t, &fakeStore{}), "POST", "/replica/follow?upstream=x:1", ""), http.StatusNotFound, "")
 }
+
+type switchStore struct {
+	fakeStore
+	targets []string
+}
+
+func (s *switchStore) Switchover(_ context.Context, target string) (string, error) {
+	s.targets = append(s.targets, target)
+	return "switched over to " + target, nil
+}
+
+func TestService_Switchover(t *testing.T) {
+	store := &switchStore{}
+	h := newHandler(t, store)
+	checkStatus(t, do(t, h, "POST", "/admin/switchover", ""), http.StatusBadRequest, "to is missing")
+	rec := do(t, h, "POST", "/admin/switchover?to=127.0.0.1:4002", "")
+	checkStatus(t, rec, http.StatusOK, "")
+	if got := rec.Body.String(); !strings.Contains(got, `"switched":"switched over to 127.0.0.1:4002"`) || len(store.targets) != 1 {
+		t.Fatalf("body %s, calls %v", got, store.targets)
+	}
+	checkStatus(t, do(t, h, "GET", "/admin/switchover?to=x:1", ""), http.StatusMethodNotAllowed, "")
+}
