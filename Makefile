@@ -2,7 +2,7 @@
 GO ?= go
 RACE_PKGS := ./rlog/ ./sqlitedb/ ./node/ ./httpapi/ ./bench/ ./client/ ./stream/ ./commitwait/ ./nodetest/
 
-.PHONY: test vet unit race fuzz-seeds fuzz build bench crash-long
+.PHONY: test vet unit race fuzz-seeds fuzz build bench crash-long chaos
 
 test: vet unit race fuzz-seeds
 
@@ -41,3 +41,10 @@ bench:
 # Many more crash rounds than CI runs.
 crash-long:
 	TANDEM_CRASH_ROUNDS=50 $(GO) test -count=1 -run TestCrash -timeout 60m ./crashtest/
+
+# Long chaos suite: 100 seeded 60 s runs across the workloads (about 105
+# minutes); CI runs the short fixed-seed suite (TestChaos_ShortSuite).
+chaos: build
+	for s in $$(seq 1 100); do w=$$(echo register bank set | cut -d' ' -f$$((s % 3 + 1))); \
+	  bin/tandem chaos run --workload $$w --faults all --commit remote_flush --duration 60s \
+	    --seed $$s --out chaos-out/$$s || exit 1; done

@@ -11,6 +11,7 @@ import (
 	"github.com/tandem-db/tandem/lsn"
 	"github.com/tandem-db/tandem/rlog"
 	"github.com/tandem-db/tandem/sqlitedb"
+	"zombiezen.com/go/sqlite"
 )
 
 // applyBatchMax is the most records one replica apply transaction takes.
@@ -34,6 +35,7 @@ type applier struct {
 	lastHLC  time.Time // commit time (at the origin) of the last applied record
 	lastAt   time.Time // when it was applied here
 	stopped  *sqlitedb.ApplyError
+	retrying *sqlitedb.ApplyError // the last transient failure, cleared by progress
 	skips    []gtid.GTID
 	changed  chan struct{} // closed and replaced when applied or stopped changes
 	skipWake chan struct{}
@@ -72,6 +74,7 @@ func (a *applier) position() (lsn.LSN, <-chan struct{}) {
 func (a *applier) publish(applied lsn.LSN, hlcTime time.Time) {
 	a.mu.Lock()
 	a.applied = applied
+	a.retrying = nil
 	i := 0
 	for i < len(a.pending) && a.pending[i].end <= applied {
 		i++
@@ -275,6 +278,14 @@ func (a *applier) apply(ctx context.Context, batch []*rlog.Record) bool {
 		if i == len(txns) {
 			ae.GTID, ae.LSN = txns[0].GTID, txns[0].End
 		}
+		if transient(err) {
+			// A full disk or an I/O error is not about this transaction:
+			// retry it, showing the error, rather than ask for a skip.
+			if !a.retryLater(ctx, ae) {
+				return false
+			}
+			continue
+		}
 		a.fail(ae)
 		if !a.waitSkip(ctx, txns[0].GTID) || !a.skipOne(txns[0]) {
 			return false
@@ -288,6 +299,37 @@ func (a *applier) apply(ctx context.Context, batch []*rlog.Record) bool {
 func (a *applier) applied1(r *rlog.Record) {
 	a.publish(r.End(), r.HLC.Time())
 	a.n.appliedHook()
+}
+
+// transientRetry is how long the applier waits before retrying a batch
+// that failed for a reason outside the data (full disk, I/O error).
+const transientRetry = time.Second
+
+// transient reports an apply error that is about the machine, not the
+// transaction: retrying may succeed once the operator frees space.
+func transient(err error) bool {
+	switch sqlite.ErrCode(err).ToPrimary() {
+	case sqlite.ResultFull, sqlite.ResultIOErr, sqlite.ResultBusy, sqlite.ResultLocked, sqlite.ResultNoMem, sqlite.ResultCantOpen:
+		return true
+	}
+	return false
+}
+
+// retryLater shows a transient apply error in status and waits before the
+// applier retries; false when ctx ended.
+func (a *applier) retryLater(ctx context.Context, ae *sqlitedb.ApplyError) bool {
+	a.mu.Lock()
+	a.retrying = ae
+	a.mu.Unlock()
+	a.n.logger.Error("replica apply failed for a reason outside the data; retrying", "lsn", ae.LSN.String(), "gtid", ae.GTID.String(), "err", ae.Err)
+	t := time.NewTimer(transientRetry)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func asApplyError(err error, t sqlitedb.ApplyTxn) *sqlitedb.ApplyError {
@@ -355,6 +397,10 @@ func (a *applier) status() applyStatus {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := applyStatus{Applied: a.applied, LastCommitAt: a.lastHLC, LastAppliedAt: a.lastAt, Delay: a.delay.String()}
+	if a.retrying != nil {
+		s.Error = "retrying: " + a.retrying.Error()
+		s.ErrorGTID, s.ErrorLSN, s.ErrorTable = a.retrying.GTID.String(), a.retrying.LSN.String(), a.retrying.Table
+	}
 	if a.stopped != nil {
 		s.Stopped, s.Error = true, a.stopped.Error()
 		s.ErrorGTID, s.ErrorLSN, s.ErrorTable = a.stopped.GTID.String(), a.stopped.LSN.String(), a.stopped.Table

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -28,11 +29,22 @@ func (s sink) InstallSeed(r io.Reader, size int64, at lsn.LSN) error {
 
 func (s sink) Append(recs []*rlog.Record) error {
 	_, err := s.n.log.AppendReplicated(recs...)
+	s.failed(err)
 	return err
+}
+
+// failed stops the node visibly (/readyz, /status) when its log has
+// failed: a write or fsync error cannot be retried safely, and a replica
+// that only reconnected would look healthy while it replicates nothing.
+func (s sink) failed(err error) {
+	if errors.Is(err, rlog.ErrFailed) {
+		s.n.fail(fmt.Errorf("replica log: %w", err))
+	}
 }
 
 func (s sink) Sync() (lsn.LSN, error) {
 	if err := s.n.log.Sync(); err != nil {
+		s.failed(err)
 		return 0, err
 	}
 	d := s.n.log.Durable()

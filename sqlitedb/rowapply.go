@@ -116,6 +116,11 @@ func (ra *rowApplier) change(ti *tableInfo, c *changeset.Change) error {
 		return err
 	}
 	if _, err := st.Step(); err != nil {
+		if sqlite.ErrCode(err).ToPrimary() != sqlite.ResultConstraint {
+			// Not about the data (a full disk, an I/O error): keep SQLite's
+			// error so the caller can tell it from a conflict.
+			return fmt.Errorf("%s of a row in table %s: %w", c.Op, ti.name, err)
+		}
 		if c.Op == changeset.OpInsert && ra.exists(ti, c.New) {
 			return fmt.Errorf("%w: INSERT of a row in table %s: %s", ErrConflict, ti.name, describeConflict(sqlite.ChangesetConflict))
 		}
