@@ -36,17 +36,11 @@ writes were refused.`,
 			if to == "" {
 				return fmt.Errorf("switchover: --to is required: the HTTP address of the replica to promote")
 			}
-			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/admin/switchover", "to="+url.QueryEscape(to))
+			msg, err := roleCall(cmd, addr, "/admin/switchover", "to="+url.QueryEscape(to), "switched")
 			if err != nil {
 				return fmt.Errorf("switchover on %s: %w", addr, err)
 			}
-			var resp struct {
-				Switched string `json:"switched"`
-			}
-			if err := json.Unmarshal(body, &resp); err != nil || resp.Switched == "" {
-				return fmt.Errorf("switchover on %s: unexpected answer %q", addr, body)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", resp.Switched)
+			fmt.Fprintln(cmd.OutOrStdout(), msg)
 			return nil
 		},
 	}
@@ -78,21 +72,29 @@ nodes that have seen the new term refuse to follow the old primary.`,
 			if force {
 				query = "force=true"
 			}
-			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/admin/promote", query)
+			msg, err := roleCall(cmd, addr, "/admin/promote", query, "promoted")
 			if err != nil {
 				return fmt.Errorf("promote %s: %w", addr, err)
 			}
-			var resp struct {
-				Promoted string `json:"promoted"`
-			}
-			if err := json.Unmarshal(body, &resp); err != nil || resp.Promoted == "" {
-				return fmt.Errorf("promote %s: unexpected answer %q", addr, body)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, resp.Promoted)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, msg)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4001", "HTTP address of the replica to promote")
 	cmd.Flags().BoolVar(&force, "force", false, "promote even though transactions may be lost")
 	return cmd
+}
+
+// roleCall posts a role-changing request to a node and returns the message
+// its answer carries under key.
+func roleCall(cmd *cobra.Command, addr, path, query, key string) (string, error) {
+	body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, path, query)
+	if err != nil {
+		return "", err
+	}
+	var resp map[string]string
+	if err := json.Unmarshal(body, &resp); err != nil || resp[key] == "" {
+		return "", fmt.Errorf("unexpected answer %q", body)
+	}
+	return resp[key], nil
 }

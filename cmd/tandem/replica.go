@@ -35,17 +35,11 @@ tandem status, if it cannot serve from there.`,
 			if upstream == "" {
 				return fmt.Errorf("replica follow: --upstream is required: the new upstream's replication address")
 			}
-			body, err := nodeRequest(cmd.Context(), addr, http.MethodPost, "/replica/follow", "upstream="+url.QueryEscape(upstream))
+			msg, err := roleCall(cmd, addr, "/replica/follow", "upstream="+url.QueryEscape(upstream), "following")
 			if err != nil {
 				return fmt.Errorf("replica follow on %s: %w", addr, err)
 			}
-			var resp struct {
-				Following string `json:"following"`
-			}
-			if err := json.Unmarshal(body, &resp); err != nil || resp.Following == "" {
-				return fmt.Errorf("replica follow on %s: unexpected answer %q", addr, body)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, resp.Following)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, msg)
 			return nil
 		},
 	}
