@@ -159,7 +159,7 @@ func (a *applier) run(ctx context.Context) {
 				break fill
 			}
 		}
-		if len(batch) < applyBatchMax && a.n.streamClient() != nil && !a.n.streamClient().Status().ApplySync {
+		if c := a.n.streamClient(); len(batch) < applyBatchMax && c != nil && !c.Status().ApplySync {
 			batch = a.linger(ctx, recs, batch)
 		}
 		if !a.applyDelayed(ctx, batch) {

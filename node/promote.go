@@ -50,7 +50,7 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	if a := n.applier.status(); a.Stopped {
 		return "", &promoteError{fmt.Sprintf("this replica's applier is stopped on %s (%s); fix or skip it before promoting", a.ErrorGTID, a.Error)}
 	}
-	st := n.streamClient().Status()
+	st := n.clientStatus()
 	durable := n.log.Durable()
 	risk := fmt.Sprintf("this replica has flushed up to LSN %s; its upstream %s", durable, *n.upstream.Load())
 	switch {
@@ -69,7 +69,6 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 
 	n.stopClient()
 	<-n.clientDone
-	n.client.Store(nil)
 	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
 	err := n.applier.waitApplied(dctx, n.log.Durable())
 	cancel()
@@ -93,6 +92,9 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	n.seq = seq
 	n.visible.advance(end)
 	n.replica.Store(false)
+	// The stopped client stays until the role has flipped: a replica's
+	// status and reads use it, also after a promotion that failed.
+	n.client.Store(nil)
 	n.fenced.Store(false)
 	n.startWriter()
 	ev := roleEvent{At: time.Now().UTC(), Kind: "promote", Term: term, LSN: end, Reason: "manual promote (--force): " + risk}

@@ -94,7 +94,7 @@ func (n *Node) replicaLag(now time.Time) time.Duration {
 	if at, ok := n.applier.oldestPending(); ok {
 		return max(now.Sub(at), 0)
 	}
-	st := n.streamClient().Status()
+	st := n.clientStatus()
 	if st.Connected && n.log.Durable() >= st.PrimaryLSN {
 		return 0
 	}

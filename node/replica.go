@@ -100,6 +100,15 @@ func (n *Node) startClient() error {
 	return nil
 }
 
+// clientStatus returns the stream client's status; zero when there is no
+// client (a primary, or a role change under way).
+func (n *Node) clientStatus() stream.ClientStatus {
+	if c := n.streamClient(); c != nil {
+		return c.Status()
+	}
+	return stream.ClientStatus{}
+}
+
 // appliedHook runs after the replica applier advances: the upstream hears
 // of it at once (remote_apply waits), and so do cascaded standbys' waits.
 func (n *Node) appliedHook() {

@@ -116,7 +116,7 @@ type upstreamStatus struct {
 }
 
 func (n *Node) upstreamStatus() *upstreamStatus {
-	us := &upstreamStatus{ClientStatus: n.streamClient().Status(), Forwarding: n.cfg.ForwardWrites}
+	us := &upstreamStatus{ClientStatus: n.clientStatus(), Forwarding: n.cfg.ForwardWrites}
 	if n.isReady() {
 		us.applyStatus = n.applier.status()
 		us.ApplyLagBytes = us.PrimaryLSN.Sub(us.Applied)
