@@ -88,8 +88,10 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 // demote turns this stopped primary into a replica of upstream.
 func (n *Node) demote(upstream string, end lsn.LSN) error {
 	n.upstream.Store(&upstream)
-	n.replica.Store(true)
+	// The applier is in place before the role flips: readers that see the
+	// replica role (reads, status, maintain, downstream attaches) use it.
 	n.applier = newApplier(n, end, n.cfg.ApplyDelay)
+	n.replica.Store(true)
 	ctx, cancel := context.WithCancel(n.ctx)
 	n.stopApplier = cancel
 	n.applierDone = make(chan struct{})

@@ -43,3 +43,43 @@ func TestPromote_FailedDrainKeepsStatusAndReads(t *testing.T) {
 		t.Fatalf("promote again without force: %v, want the refusal", err)
 	}
 }
+
+// Reads on the old primary while a switchover turns it into a replica:
+// none sees the replica role without its applier (go test -race).
+func TestSwitchover_ReadsDuringDemote(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1")
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	resp := c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	c.WaitConverged(t, "n1", "n2")
+
+	n1 := c.Node("n1")
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := n1.Query(context.Background(), &command.QueryRequest{Level: command.ReadNone, MinLSN: resp.LSN,
+				Statements: []command.Statement{{SQL: "SELECT count(*) FROM t"}}}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	_, err := n1.Switchover(context.Background(), c.Node("n2").HTTPAddr())
+	close(stop)
+	if rerr := <-done; rerr != nil {
+		t.Errorf("read during the switchover: %v", rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Status(t, "n1"); st.Node.Role != "replica" {
+		t.Fatalf("n1: role %s, want replica", st.Node.Role)
+	}
+}
