@@ -89,7 +89,9 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	}
 	n.term.Store(term)
 	end := n.log.End()
-	n.seq = seq
+	// A node that was primary before (a switchover) may have trimmed its own
+	// records from its log since: its sequence goes on from what it knows.
+	n.seq = max(n.seq, seq)
 	n.visible.advance(end)
 	n.replica.Store(false)
 	// The stopped client stays until the role has flipped: a replica's

@@ -83,3 +83,44 @@ func TestSwitchover_ReadsDuringDemote(t *testing.T) {
 		t.Fatalf("n1: role %s, want replica", st.Node.Role)
 	}
 }
+
+// A node that was primary, then a replica whose log no longer holds its
+// own transactions, goes on with its GTID sequence when promoted again:
+// no GTID is handed out twice.
+func TestPromote_AfterSwitchoverNeverReusesGTIDs(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", func(cfg *node.Config) {
+		cfg.SegmentSize, cfg.LogRetainBytes, cfg.MaxSlotLogSize = 8<<10, 0, 64<<10
+	})
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	var last *command.ExecuteResponse
+	for i := range 5 {
+		last = c.Exec(t, "n1", "INSERT INTO t VALUES(?, 'x')", int64(i))
+	}
+	c.WaitConverged(t, "n1", "n2")
+	ctx := context.Background()
+	if _, err := c.Node("n1").Switchover(ctx, c.Node("n2").HTTPAddr()); err != nil {
+		t.Fatal(err)
+	}
+	// The new primary writes until n1 (now its replica) has trimmed every
+	// record it assigned itself.
+	pad := strings.Repeat("p", 1024)
+	id := int64(100)
+	nodetest.WaitFor(t, 30*time.Second, "n1 to trim its own records", func() (bool, string) {
+		for range 20 {
+			c.Exec(t, "n2", "INSERT INTO t VALUES(?, ?)", id, pad)
+			id++
+		}
+		st := c.Status(t, "n1")
+		return st.Log.First > last.LSN, st.Log.First.String()
+	})
+	c.Stop(t, "n2")
+	if _, err := c.Node("n1").Promote(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	resp := c.Exec(t, "n1", "INSERT INTO t VALUES(-1, 'after')")
+	if resp.GTID.Origin != last.GTID.Origin || resp.GTID.Seq <= last.GTID.Seq {
+		t.Fatalf("n1's first write after its promotion got GTID %v; it had already assigned up to %v", resp.GTID, last.GTID)
+	}
+}
