@@ -258,7 +258,8 @@ func (n *Node) Close() error {
 			errs = append(errs, n.http.Close())
 		}
 		close(n.closing)
-		if srv := n.server.Load(); srv != nil {
+		srv := n.server.Load()
+		if srv != nil {
 			errs = append(errs, srv.Close())
 		}
 		if n.cancel != nil {
@@ -266,6 +267,11 @@ func (n *Node) Close() error {
 		}
 		n.waiter.Close()
 		n.wg.Wait()
+		// A replica that finished installing its seed meanwhile started
+		// its server after the one above was looked at.
+		if late := n.server.Load(); late != nil && late != srv {
+			errs = append(errs, late.Close())
+		}
 		if n.slots != nil {
 			errs = append(errs, n.slots.save())
 		}
