@@ -136,11 +136,20 @@ func (n *Node) SkipTransaction(ctx context.Context, g string) error {
 func (n *Node) Follow(ctx context.Context, upstream string) (string, error) {
 	n.promoteMu.Lock()
 	defer n.promoteMu.Unlock()
-	if !n.isReplica() {
-		return "", &promoteError{"this node is a primary; only a replica can follow an upstream"}
-	}
 	if upstream == "" {
 		return "", &promoteError{"follow: the upstream's replication address is empty"}
+	}
+	if !n.isReplica() {
+		if !n.fenced.Load() {
+			return "", &promoteError{"this node is a primary; only a replica, or a primary a switchover left fenced, can follow an upstream"}
+		}
+		// A switchover promoted its target but could not finish here: the
+		// writer is stopped, so this node can become the target's replica.
+		end := n.log.Durable()
+		if err := n.demote(upstream, end); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("following %s from LSN %s (was a fenced primary)", upstream, end), nil
 	}
 	old := *n.upstream.Load()
 	n.stopClient()

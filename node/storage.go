@@ -54,6 +54,15 @@ func (n *Node) openStorage() error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	n.db, n.log = db, log
+	db.Writer().SetOrigin(n.id.UUID)
+	own, err := db.OwnSeq(context.Background())
+	if err != nil {
+		n.db, n.log = nil, nil
+		db.Close()
+		log.Close()
+		return err
+	}
+	n.seq = max(n.seq, own)
 	if n.isReplica() {
 		// A replica's applier replays the log from the applied position
 		// itself; recovery only restores the term and the clock.

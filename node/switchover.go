@@ -43,6 +43,9 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 	if n.isReplica() {
 		return "", &promoteError{"this node is a replica: run the switchover on the primary"}
 	}
+	if err := n.failure(); err != nil {
+		return "", &promoteError{"this primary's write path has failed (" + err.Error() + "); restart it so it recovers from its log before any switchover"}
+	}
 	c, err := client.New(target)
 	if err != nil {
 		return "", err

@@ -174,6 +174,27 @@ func (db *DB) Applied(ctx context.Context) (lsn.LSN, gtid.GTID, error) {
 	return readMeta(rc.conn)
 }
 
+// OwnSeq returns the highest GTID sequence number this node's own commits
+// recorded (see Writer.SetOrigin); 0 when none.
+func (db *DB) OwnSeq(ctx context.Context) (uint64, error) {
+	rc, err := db.takeRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer db.putRead(rc)
+	var seq uint64
+	err = sqlitex.Execute(rc.conn, "SELECT value FROM "+metaTable+" WHERE key = 'own_seq'", &sqlitex.ExecOptions{
+		ResultFunc: func(st *sqlite.Stmt) error {
+			seq = uint64(st.ColumnInt64(0))
+			return nil
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", metaTable, err)
+	}
+	return seq, nil
+}
+
 func readMeta(c *sqlite.Conn) (lsn.LSN, gtid.GTID, error) {
 	var l lsn.LSN
 	var g gtid.GTID

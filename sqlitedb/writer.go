@@ -23,6 +23,7 @@ type Writer struct {
 	stmts   *stmtCache
 	builder changeset.Builder
 	rows    *rowApplier
+	origin  gtid.UUID // this node's UUID; zero until SetOrigin
 	// rowApply applies changesets with the row applier (cached statements)
 	// rather than sqlite3changeset_apply; both have the same semantics.
 	rowApply bool
@@ -97,8 +98,26 @@ func (w *Writer) setMeta(applied lsn.LSN, last gtid.GTID) error {
 	if _, err := s.Step(); err != nil {
 		return fmt.Errorf("write %s: %w", metaTable, err)
 	}
+	if w.origin.IsZero() || last.Origin != w.origin {
+		return nil
+	}
+	// This node's own GTID sequence, kept even after its records leave the
+	// log, so that it never hands out a sequence number twice.
+	s2, _, cached2, err := w.stmts.prepare("INSERT INTO " + metaTable + " (key, value) VALUES ('own_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", metaTable, err)
+	}
+	defer release(s2, cached2)
+	s2.BindInt64(1, int64(last.Seq))
+	if _, err := s2.Step(); err != nil {
+		return fmt.Errorf("write %s: %w", metaTable, err)
+	}
 	return nil
 }
+
+// SetOrigin names this node's UUID, so that commits of its own
+// transactions also keep its highest GTID sequence number (see OwnSeq).
+func (w *Writer) SetOrigin(u gtid.UUID) { w.origin = u }
 
 // exec runs a parameterless statement through the statement cache.
 func (w *Writer) exec(sql string) error {
