@@ -97,7 +97,9 @@ func TestStream_Compression(t *testing.T) {
 			}
 			waitFor(t, "sender byte counts", func() bool {
 				s := srv.Stats()[0]
-				return s.Sent.Raw >= rx.Raw && s.Received.Wire == st.Sent.Wire && s.Compression == on
+				// The client keeps acking after st was taken, so the server
+				// has received at least, not exactly, what st counted.
+				return s.Sent.Raw >= rx.Raw && s.Received.Wire >= st.Sent.Wire && s.Compression == on
 			})
 			if s := srv.Stats()[0]; (s.Sent.Ratio() > 1.5) != on {
 				t.Fatalf("sender ratio %.2f with compression %v", s.Sent.Ratio(), on)
