@@ -79,6 +79,8 @@ type Node struct {
 	lastRemoteApply atomic.Int64
 	visible         *watermark // primary: end LSN of the last batch visible in SQLite
 	term            atomic.Uint64
+	lastTerm        atomic.Uint64 // term of the last record in the log
+	terms           *termHistory
 	seq             uint64 // last GTID sequence number this node assigned
 	failed          atomic.Pointer[error]
 	recovery        recoveryInfo
@@ -119,6 +121,9 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.term.Store(term)
+	if n.terms, err = loadTermHistory(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	wopts := commitwait.DefaultOptions()
 	wopts.Config, _ = commitwait.Parse(cfg.SyncStandbys)
 	wopts.Mode, _ = commitwait.ParseMode(cfg.SyncMode)

@@ -84,11 +84,14 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 		return "", fmt.Errorf("promote: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
 	}
 	term := n.term.Load() + 1
+	end := n.log.End()
+	if err := n.terms.add(term, end); err != nil {
+		return "", fmt.Errorf("promote: %w", err)
+	}
 	if err := saveTerm(n.cfg.DataDir, term); err != nil {
 		return "", fmt.Errorf("promote: %w", err)
 	}
 	n.term.Store(term)
-	end := n.log.End()
 	// A node that was primary before (a switchover) may have trimmed its own
 	// records from its log since: its sequence goes on from what it knows.
 	n.seq = max(n.seq, seq)

@@ -28,6 +28,7 @@ func (n *Node) restoreFromLog() {
 	if last.GTID.IsZero() {
 		return
 	}
+	n.lastTerm.Store(last.Term)
 	if last.Term > n.term.Load() {
 		n.term.Store(last.Term)
 	}

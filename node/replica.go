@@ -28,10 +28,24 @@ func (s sink) InstallSeed(r io.Reader, size int64, at lsn.LSN) error {
 }
 
 func (s sink) Append(recs []*rlog.Record) error {
-	_, err := s.n.log.AppendReplicated(recs...)
-	s.failed(err)
-	return err
+	if _, err := s.n.log.AppendReplicated(recs...); err != nil {
+		s.failed(err)
+		return err
+	}
+	for _, r := range recs {
+		if r.Term > s.n.lastTerm.Load() {
+			// A new term begins here: keep it in the term history.
+			if err := s.n.terms.add(r.Term, r.LSN); err != nil {
+				return err
+			}
+			s.n.lastTerm.Store(r.Term)
+		}
+	}
+	return nil
 }
+
+// LastTerm is the term of the last record in the replica's log.
+func (s sink) LastTerm() uint64 { return s.n.lastTerm.Load() }
 
 // failed stops the node visibly (/readyz, /status) when its log has
 // failed: a write or fsync error cannot be retried safely, and a replica

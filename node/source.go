@@ -25,6 +25,11 @@ func (s source) Durable() lsn.LSN { return s.n.log.Durable() }
 func (s source) NewReader(from lsn.LSN) (*rlog.Reader, error) { return s.n.log.NewReader(from) }
 
 func (s source) Attach(h *stream.Hello) error {
+	if forked := s.n.terms.endOf(h.LastTerm); !h.Seed && h.LastTerm > 0 && h.Start > forked {
+		return &stream.Error{Code: stream.CodeDiverged, Message: fmt.Sprintf(
+			"replica %s's log continues term %d up to LSN %s, but on this node term %d ended at LSN %s: its log forked from this node's history and holds records this node never had; it must be rewound to LSN %s or re-seed: stop it, empty its data dir and start it again",
+			h.NodeID, h.LastTerm, h.Start, h.LastTerm, forked, forked)}
+	}
 	if end := s.n.log.Durable(); !h.Seed && h.Start > end {
 		return &stream.Error{Code: stream.CodeDiverged, Message: fmt.Sprintf(
 			"replica %s asks to resume at LSN %s, beyond this node's log end %s: its log has records this node does not; it must re-seed: stop it, empty its data dir and start it again",

@@ -156,6 +156,7 @@ func (n *Node) commitBatch(batch []*writeReq) {
 		n.abortBatch(batch, seq, fmt.Errorf("append to log: %w", err))
 		return
 	}
+	n.lastTerm.Store(recs[len(recs)-1].Term)
 	n.replyAll(batch, true) // commit=off: acknowledged once written, before the fsync
 	start := time.Now()
 	if err := n.log.Sync(); err != nil {

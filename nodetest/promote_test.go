@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/nodetest"
+	"github.com/tandem-db/tandem/stream"
 )
 
 // Manual promotion: refused without force (with the risk spelled out),
@@ -189,5 +190,39 @@ func TestSwitchover_UnderLoadLosesNothing(t *testing.T) {
 	// A switchover from a replica, or to a non-replica, is refused.
 	if _, err := c.Node("n1").Switchover(ctx, c.Node("n2").HTTPAddr()); err == nil {
 		t.Fatal("a replica ran a switchover")
+	}
+}
+
+// A node whose log forked from the new primary's history (the old primary
+// kept writing after a replica was promoted) is refused as diverged when
+// it tries to follow, naming the LSN to rewind to; nothing is streamed
+// onto its forked tail.
+func TestPromote_ForkedOldPrimaryIsRefused(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1")
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	c.Exec(t, "n1", "INSERT INTO t VALUES(1)")
+	c.WaitConverged(t, "n1", "n2")
+	ctx := context.Background()
+	c.Cut(t, "n1", "n2")
+	if _, err := c.Node("n2").Promote(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	fork := c.Status(t, "n2").Log.End
+	// Split brain, as an operator who promoted without fencing gets it:
+	// both write.
+	c.Exec(t, "n1", "INSERT INTO t VALUES(2)")
+	c.Exec(t, "n1", "INSERT INTO t VALUES(3)")
+	c.Exec(t, "n2", "INSERT INTO t VALUES(20)")
+	c.Stop(t, "n1")
+	c.Restart(t, "n1", nodetest.ReplicaOf("n2"))
+	nodetest.WaitFor(t, 10*time.Second, "n1 refused as diverged", func() (bool, string) {
+		u := c.Status(t, "n1").Upstream
+		return u.LastErrorCode == stream.CodeDiverged && strings.Contains(u.LastError, "forked") &&
+			strings.Contains(u.LastError, fork.String()), u.LastError
+	})
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t WHERE id = 20"); got != 0 {
+		t.Fatal("the new primary's record reached the forked node")
 	}
 }

@@ -43,6 +43,9 @@ type Sink interface {
 	Applied() lsn.LSN
 	// HighestTerm returns the highest term the replica has seen.
 	HighestTerm() uint64
+	// LastTerm returns the term of the last record in the replica's log,
+	// 0 when it holds none.
+	LastTerm() uint64
 	// ObserveTerm records a term seen upstream; it fails when t is lower
 	// than the highest term seen, and must keep a higher one durably.
 	ObserveTerm(t uint64) error

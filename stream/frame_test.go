@@ -62,7 +62,7 @@ func TestMessages_RoundTrip(t *testing.T) {
 	now := time.Unix(1_700_000_000, 123456789)
 	msgs := []Message{
 		&Challenge{Version: ProtocolVersion, NodeID: "primary", UUID: primaryUUID, Term: 7, Nonce: [32]byte{1, 2}, Zstd: true},
-		&Hello{Version: ProtocolVersion, NodeID: "r1", UUID: replicaUUID, HighestTerm: 7, Start: 4096, Zstd: true, Role: RoleReplication, Nonce: [32]byte{3}, MAC: [32]byte{4}},
+		&Hello{Version: ProtocolVersion, NodeID: "r1", UUID: replicaUUID, HighestTerm: 7, LastTerm: 6, Start: 4096, Zstd: true, Role: RoleReplication, Nonce: [32]byte{3}, MAC: [32]byte{4}},
 		&Hello{Version: ProtocolVersion, NodeID: "r1", Seed: true},
 		&Welcome{Term: 7, Start: 4096, Zstd: true, End: 8192, Heartbeat: 1500 * time.Millisecond, PrimaryHTTP: "127.0.0.1:4001", MAC: [32]byte{5}},
 		Errorf(CodeSlotLost, "slot lost: re-seed"),
@@ -100,7 +100,7 @@ func TestHello_Decode(t *testing.T) {
 		t.Fatalf("unknown flag: %v", err)
 	}
 	b[2] &^= 0x80
-	b[3+16+8+7] = 1 // a start LSN with seed
+	b[3+16+8+8+7] = 1 // a start LSN with seed
 	if err := new(Hello).UnmarshalBinary(b); err == nil || !strings.Contains(err.Error(), "seed request carries") {
 		t.Fatalf("seed with LSN: %v", err)
 	}

@@ -108,7 +108,7 @@ func (cl *Client) handshake(c *conn) (*Hello, *Welcome, error) {
 	}
 	h := &Hello{
 		Version: ProtocolVersion, NodeID: cl.cfg.NodeID, UUID: cl.cfg.UUID,
-		HighestTerm: cl.sink.HighestTerm(), Seed: cl.sink.NeedsSeed(),
+		HighestTerm: cl.sink.HighestTerm(), LastTerm: cl.sink.LastTerm(), Seed: cl.sink.NeedsSeed(),
 		Zstd: cl.cfg.Compression, Role: RoleReplication, Nonce: newNonce(),
 	}
 	if !h.Seed {

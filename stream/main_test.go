@@ -315,6 +315,8 @@ func (s *testSink) Sync() (lsn.LSN, error) {
 func (s *testSink) Applied() lsn.LSN    { return lsn.LSN(s.applied.Load()) }
 func (s *testSink) HighestTerm() uint64 { return s.highest.Load() }
 
+func (s *testSink) LastTerm() uint64 { return 0 }
+
 func (s *testSink) ObserveTerm(t uint64) error {
 	if hi := s.highest.Load(); t < hi {
 		return fmt.Errorf("term %d is below the highest seen, %d", t, hi)

@@ -63,10 +63,14 @@ type Hello struct {
 	NodeID      string    // the replica's node ID; names its slot
 	UUID        gtid.UUID // the replica's node UUID
 	HighestTerm uint64    // the highest term the replica has seen
-	Seed        bool      // the replica's data directory is empty: send a seed
-	Start       lsn.LSN   // the next LSN the replica needs; 0 when Seed
-	Zstd        bool      // the replica wants compression
-	Role        string    // who the replica acts as; "replication" for now
+	// LastTerm is the term of the last record in the replica's log (0 when
+	// it holds none): with Start it places the replica's log in the
+	// upstream's term history, so a log that forked is refused.
+	LastTerm uint64
+	Seed     bool    // the replica's data directory is empty: send a seed
+	Start    lsn.LSN // the next LSN the replica needs; 0 when Seed
+	Zstd     bool    // the replica wants compression
+	Role     string  // who the replica acts as; "replication" for now
 	// Nonce is the client's fresh nonce, which the server signs in Welcome
 	// to prove it knows the secret too.
 	Nonce [NonceSize]byte
@@ -95,6 +99,7 @@ func (m *Hello) appendSigned(b []byte) ([]byte, error) {
 	b = append(b, boolFlag(m.Seed, helloSeed)|boolFlag(m.Zstd, helloZstd))
 	b = append(b, m.UUID[:]...)
 	b = binary.BigEndian.AppendUint64(b, m.HighestTerm)
+	b = binary.BigEndian.AppendUint64(b, m.LastTerm)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Start))
 	b = append(b, m.Nonce[:]...)
 	b, err := appendString8(b, "node ID", m.NodeID)
@@ -113,6 +118,7 @@ func (m *Hello) UnmarshalBinary(b []byte) error {
 	m.Seed, m.Zstd = f&helloSeed != 0, f&helloZstd != 0
 	d.bytes(m.UUID[:], "UUID")
 	m.HighestTerm = d.u64("highest term")
+	m.LastTerm = d.u64("last term")
 	m.Start = lsn.LSN(d.u64("start LSN"))
 	if m.Seed && m.Start != 0 {
 		d.fail("a seed request carries start LSN %s, want 0", m.Start)

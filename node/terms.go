@@ -1,0 +1,89 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tandem-db/tandem/lsn"
+)
+
+const termsFile = "terms.json"
+
+// termStart says where a term's records start in the log stream.
+type termStart struct {
+	Term  uint64  `json:"term"`
+	Start lsn.LSN `json:"start_lsn"`
+}
+
+// termHistory is this node's record of where each term began, like a
+// PostgreSQL timeline history: a promotion adds the new term at the LSN
+// it starts from, and a replica adds the terms it sees in the records it
+// receives. Its use: a replica whose log ends in term T past the LSN where
+// this node's history left T has records this node never had (it forked)
+// and must not be streamed to.
+type termHistory struct {
+	mu      sync.Mutex
+	path    string
+	entries []termStart
+}
+
+func loadTermHistory(dir string) (*termHistory, error) {
+	h := &termHistory{path: filepath.Join(dir, termsFile)}
+	b, err := os.ReadFile(h.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return h, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read term history: %w", err)
+	}
+	if err := json.Unmarshal(b, &h.entries); err != nil {
+		return nil, fmt.Errorf("read term history %s: %w; fix or remove the file", h.path, err)
+	}
+	return h, nil
+}
+
+// add records that term starts at start; a term already known is kept.
+func (h *termHistory) add(term uint64, start lsn.LSN) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(h.entries); n > 0 && h.entries[n-1].Term >= term {
+		return nil
+	}
+	h.entries = append(h.entries, termStart{term, start})
+	b, err := json.MarshalIndent(h.entries, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(h.path+".tmp", append(b, '\n')); err != nil {
+		return fmt.Errorf("save term history: %w", err)
+	}
+	if err := os.Rename(h.path+".tmp", h.path); err != nil {
+		return fmt.Errorf("save term history: %w", err)
+	}
+	return syncDir(filepath.Dir(h.path))
+}
+
+// endOf returns where term ended in this history: the start of the first
+// later term, or the maximum LSN while term is still the latest.
+func (h *termHistory) endOf(term uint64) lsn.LSN {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range h.entries {
+		if e.Term > term {
+			return e.Start
+		}
+	}
+	return math.MaxUint64
+}
+
+func (h *termHistory) list() []termStart {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]termStart(nil), h.entries...)
+}
