@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/tandem-db/tandem/lsn"
 )
 
 // Promoter is the part of a Store that can turn a replica into a primary.
@@ -29,6 +31,25 @@ type Follower interface {
 // /admin/switchover?to=HTTP_HOST:PORT.
 type Switcher interface {
 	Switchover(ctx context.Context, target string) (string, error)
+}
+
+// Rewinder is the part of a Store that can rewind a diverged replica to
+// the LSN where its log forked from its upstream's history. When the Store
+// implements it, the service serves POST /replica/rewind?to=LSN.
+type Rewinder interface {
+	Rewind(ctx context.Context, to lsn.LSN) (string, error)
+}
+
+// handleRewind serves POST /replica/rewind?to=LSN: 200 {"rewound":"..."},
+// 400 without a valid LSN, or the Store's refusal.
+func (s *Service) handleRewind(w http.ResponseWriter, r *http.Request) {
+	s.roleCall(w, r, "to", true, "rewound", func(ctx context.Context, v string) (string, error) {
+		to, err := lsn.Parse(v)
+		if err != nil {
+			return "", &statusError{http.StatusBadRequest, fmt.Errorf("%w to: %w", ErrBadParam, err)}
+		}
+		return s.rewind.Rewind(ctx, to)
+	})
 }
 
 // handlePromote serves POST /admin/promote[?force=true]: 200

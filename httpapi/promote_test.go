@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tandem-db/tandem/lsn"
 )
 
 type promoteStore struct {
@@ -81,4 +83,26 @@ func TestService_Switchover(t *testing.T) {
 		t.Fatalf("body %s, calls %v", got, store.targets)
 	}
 	checkStatus(t, do(t, h, "GET", "/admin/switchover?to=x:1", ""), http.StatusMethodNotAllowed, "")
+}
+
+type rewindStore struct {
+	fakeStore
+	to []lsn.LSN
+}
+
+func (s *rewindStore) Rewind(_ context.Context, to lsn.LSN) (string, error) {
+	s.to = append(s.to, to)
+	return "rewound to LSN " + to.String(), nil
+}
+
+func TestService_Rewind(t *testing.T) {
+	store := &rewindStore{}
+	h := newHandler(t, store)
+	checkStatus(t, do(t, h, "POST", "/replica/rewind", ""), http.StatusBadRequest, "to is missing")
+	checkStatus(t, do(t, h, "POST", "/replica/rewind?to=zz", ""), http.StatusBadRequest, "to")
+	rec := do(t, h, "POST", "/replica/rewind?to=0/00001A2F", "")
+	checkStatus(t, rec, http.StatusOK, "")
+	if len(store.to) != 1 || store.to[0] != 0x1A2F || !strings.Contains(rec.Body.String(), `"rewound":"rewound to LSN 0/00001A2F"`) {
+		t.Fatalf("calls %v body %s", store.to, rec.Body.String())
+	}
 }

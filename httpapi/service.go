@@ -20,6 +20,7 @@ type Service struct {
 	promote Promoter     // the Store's promote call, or nil
 	follow  Follower     // the Store's follow call, or nil
 	switchy Switcher     // the Store's switchover call, or nil
+	rewind  Rewinder     // the Store's rewind call, or nil
 	log     *slog.Logger
 	handler http.Handler
 
@@ -55,6 +56,7 @@ func New(cfg Config, store Store) (*Service, error) {
 	s.promote, _ = store.(Promoter)
 	s.follow, _ = store.(Follower)
 	s.switchy, _ = store.(Switcher)
+	s.rewind, _ = store.(Rewinder)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -181,6 +183,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "no such endpoint: /replica/follow (this store cannot follow an upstream)")
 		} else if s.allow(w, r, "POST") {
 			s.handleFollow(w, r)
+		}
+	case "/replica/rewind":
+		if s.rewind == nil {
+			writeError(w, http.StatusNotFound, "no such endpoint: /replica/rewind (this store cannot rewind)")
+		} else if s.allow(w, r, "POST") {
+			s.handleRewind(w, r)
 		}
 	case "/admin/switchover":
 		if s.switchy == nil {

@@ -3,6 +3,8 @@ package nodetest_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +226,28 @@ func TestPromote_ForkedOldPrimaryIsRefused(t *testing.T) {
 	})
 	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t WHERE id = 20"); got != 0 {
 		t.Fatal("the new primary's record reached the forked node")
+	}
+
+	// Rewind to the fork point: n1's two divergent transactions are undone
+	// and listed for the operator, and n1 follows n2.
+	msg, err := c.Node("n1").Rewind(ctx, fork)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WaitConverged(t, "n2", "n1")
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t WHERE id IN (2, 3)"); got != 0 {
+		t.Fatalf("n1 still holds %d of its divergent rows", got)
+	}
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t WHERE id = 20"); got != 1 {
+		t.Fatal("n1 did not get the new primary's row after the rewind")
+	}
+	files, _ := filepath.Glob(filepath.Join(c.DataDir("n1"), "lost-transactions", "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("lost-transactions files: %v (%s)", files, msg)
+	}
+	b, _ := os.ReadFile(files[0])
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"after":[2]`) || !strings.Contains(lines[1], `"after":[3]`) {
+		t.Fatalf("lost transactions:\n%s", b)
 	}
 }

@@ -121,3 +121,24 @@ func WriteLostTxns(w io.Writer, lost []LostTxn) error {
 	}
 	return nil
 }
+
+// DescribeTxn lists a logged transaction's row changes the way Rewind
+// lists what it undid, for records that are discarded without having been
+// applied.
+func DescribeTxn(t ApplyTxn) (LostTxn, error) {
+	lt := LostTxn{GTID: t.GTID.String(), LSN: t.End}
+	entries, err := payload.Decode(t.Payload)
+	if err != nil {
+		return lt, err
+	}
+	for _, e := range entries {
+		if e.Type != payload.TypeChangeset {
+			lt.Changes = append(lt.Changes, LostChange{Op: e.Type.String() + ": " + e.SQL})
+			continue
+		}
+		if err := describeLost(&lt, e.Changeset); err != nil {
+			return lt, err
+		}
+	}
+	return lt, nil
+}

@@ -17,7 +17,41 @@ import (
 var (
 	_ httpapi.ReplicaAdmin = (*node.Node)(nil)
 	_ httpapi.Follower     = (*node.Node)(nil)
+	_ httpapi.Rewinder     = (*node.Node)(nil)
 )
+
+// replicaRewindCommand is `tandem replica rewind`: failback by rewind.
+func replicaRewindCommand() *cobra.Command {
+	var addr, to string
+	cmd := &cobra.Command{
+		Use:   "rewind --addr HOST:PORT --to LSN",
+		Short: "Rewind a diverged replica to where its log forked, and stream again",
+		Long: `Rewind a replica whose log forked from its upstream's history (a returning
+ex-primary that kept writing after another node was promoted). The upstream
+names the LSN when it refuses the replica as diverged (tandem status shows
+it). Transactions after that LSN are undone with their inverted changesets,
+the log is cut there, and every discarded transaction is written to
+DATA_DIR/lost-transactions/<term>-<lsn>.jsonl (GTID, table, rows before and
+after). Statement-format records cannot be undone: then the replica must
+re-seed.`,
+		Example: `  tandem replica rewind --addr 127.0.0.1:4001 --to 0/00001A2F`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return fmt.Errorf("replica rewind: --to is required: the LSN the upstream named when it refused this replica")
+			}
+			msg, err := roleCall(cmd, addr, "/replica/rewind", "to="+url.QueryEscape(to), "rewound")
+			if err != nil {
+				return fmt.Errorf("replica rewind on %s: %w", addr, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", addr, msg)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4001", "HTTP address of the diverged replica")
+	cmd.Flags().StringVar(&to, "to", "", "LSN to rewind to")
+	return cmd
+}
 
 // replicaFollowCommand is `tandem replica follow`: re-point a replica.
 func replicaFollowCommand() *cobra.Command {
@@ -55,7 +89,7 @@ func replicaCommand() *cobra.Command {
 		Short: "Operator actions on a replica",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(replicaSkipCommand(), replicaFollowCommand())
+	cmd.AddCommand(replicaSkipCommand(), replicaFollowCommand(), replicaRewindCommand())
 	return cmd
 }
 
