@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,6 +23,7 @@ func benchCommand() *cobra.Command {
 		addr     string
 		target   string
 		asJSON   bool
+		gcPct    int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -40,6 +43,11 @@ A run stops after --duration or after --count transactions, whichever comes
 first. Setup (creating the table, filling --rows rows) is not timed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("GOGC") == "" {
+				// The load generator should cost as little CPU as it can,
+				// for either target alike; GOGC in the environment wins.
+				debug.SetGCPercent(gcPct)
+			}
 			cfg.Workload = bench.Workload(workload)
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -99,6 +107,7 @@ first. Setup (creating the table, filling --rows rows) is not timed.`,
 	f.Uint64Var(&cfg.Seed, "seed", 0, "random seed (0: from the clock)")
 	f.StringVar(&cfg.HTTPClient, "http-client", cfg.HTTPClient, "HTTP client: raw (lean, the bench's own) or std (net/http and encoding/json, for comparison)")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	f.IntVar(&gcPct, "gc-percent", 400, "Go GC target percentage of the load generator (GOGC); the GOGC environment variable overrides it")
 	return cmd
 }
 
