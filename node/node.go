@@ -61,7 +61,7 @@ type Node struct {
 	replica     atomic.Bool   // the role: replica (true) or primary; Promote flips it
 	ready       chan struct{} // closed once the database and log are open
 	needsSeed   atomic.Bool
-	applier     *applier
+	applierP    atomic.Pointer[applier]       // a replica's applier; see app
 	client      atomic.Pointer[stream.Client] // a replica's stream from its upstream
 	upstream    atomic.Pointer[string]        // the upstream's replication address
 	server      atomic.Pointer[stream.Server]
@@ -188,13 +188,14 @@ func (n *Node) storageReady() error {
 		if err != nil {
 			return err
 		}
-		n.applier = newApplier(n, applied, n.cfg.ApplyDelay)
+		a := newApplier(n, applied, n.cfg.ApplyDelay)
+		n.applierP.Store(a)
 		ctx, cancel := context.WithCancel(n.ctx)
-		n.stopApplier = cancel
-		n.applierDone = make(chan struct{})
+		done := make(chan struct{})
+		n.stopApplier, n.applierDone = cancel, done
 		n.goFunc(func() {
-			defer close(n.applierDone)
-			n.applier.run(ctx)
+			defer close(done)
+			a.run(ctx)
 		})
 	} else {
 		n.startWriter()
@@ -208,6 +209,9 @@ func (n *Node) storageReady() error {
 	close(n.ready)
 	return nil
 }
+
+// app returns the replica's current applier (role changes replace it).
+func (n *Node) app() *applier { return n.applierP.Load() }
 
 // streamClient returns a replica's stream client, nil on a primary.
 func (n *Node) streamClient() *stream.Client { return n.client.Load() }

@@ -47,7 +47,7 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	if !n.isReady() {
 		return "", &promoteError{"this replica is still seeding: it has no complete copy to promote"}
 	}
-	if a := n.applier.status(); a.Stopped {
+	if a := n.app().status(); a.Stopped {
 		return "", &promoteError{fmt.Sprintf("this replica's applier is stopped on %s (%s); fix or skip it before promoting", a.ErrorGTID, a.Error)}
 	}
 	st := n.clientStatus()
@@ -70,7 +70,7 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	n.stopClient()
 	<-n.clientDone
 	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
-	err := n.applier.waitApplied(dctx, n.log.Durable())
+	err := n.app().waitApplied(dctx, n.log.Durable())
 	cancel()
 	if err != nil {
 		// Streaming is stopped; the node stays a replica and says so.

@@ -74,7 +74,7 @@ func (n *Node) waitApplied(ctx context.Context, at lsn.LSN, wait time.Duration) 
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if n.isReplica() {
-		if err := n.applier.waitApplied(ctx, at); err != nil {
+		if err := n.app().waitApplied(ctx, at); err != nil {
 			return &readError{err.Error() + "; read from the primary or wait longer (?timeout)", http.StatusGatewayTimeout}
 		}
 		return nil
@@ -91,7 +91,7 @@ func (n *Node) waitApplied(ctx context.Context, at lsn.LSN, wait time.Duration) 
 // everything it received, zero if the upstream's last word says there is
 // nothing more, else the time since the upstream last spoke.
 func (n *Node) replicaLag(now time.Time) time.Duration {
-	if at, ok := n.applier.oldestPending(); ok {
+	if at, ok := n.app().oldestPending(); ok {
 		return max(now.Sub(at), 0)
 	}
 	st := n.clientStatus()

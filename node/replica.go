@@ -70,7 +70,7 @@ func (s sink) Applied() lsn.LSN {
 	if !s.n.isReady() {
 		return 0
 	}
-	pos, _ := s.n.applier.position()
+	pos, _ := s.n.app().position()
 	return pos
 }
 
@@ -140,7 +140,7 @@ func (n *Node) SkipTransaction(ctx context.Context, g string) error {
 	if err != nil {
 		return err
 	}
-	return n.applier.skip(id)
+	return n.app().skip(id)
 }
 
 // Follow makes this replica stream from another upstream (a newly promoted

@@ -118,7 +118,7 @@ type upstreamStatus struct {
 func (n *Node) upstreamStatus() *upstreamStatus {
 	us := &upstreamStatus{ClientStatus: n.clientStatus(), Forwarding: n.cfg.ForwardWrites}
 	if n.isReady() {
-		us.applyStatus = n.applier.status()
+		us.applyStatus = n.app().status()
 		us.ApplyLagBytes = us.PrimaryLSN.Sub(us.Applied)
 		us.Lag = n.replicaLag(time.Now()).Seconds()
 	}

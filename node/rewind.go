@@ -41,10 +41,10 @@ func (n *Node) Rewind(ctx context.Context, to lsn.LSN) (string, error) {
 	n.stopApplier()
 	<-n.applierDone
 	restart := func() error {
-		n.applier = newApplier(n, n.appliedFromDB(), n.cfg.ApplyDelay)
+		n.applierP.Store(newApplier(n, n.appliedFromDB(), n.cfg.ApplyDelay))
 		actx, cancel := context.WithCancel(n.ctx)
 		n.stopApplier, n.applierDone = cancel, make(chan struct{})
-		a, done := n.applier, n.applierDone
+		a, done := n.app(), n.applierDone
 		n.goFunc(func() { defer close(done); a.run(actx) })
 		return n.startClient()
 	}
@@ -167,7 +167,7 @@ func (n *Node) lastTermBefore(at lsn.LSN) (uint64, error) {
 func (n *Node) appliedFromDB() lsn.LSN {
 	applied, _, err := n.db.Applied(n.ctx)
 	if err != nil {
-		pos, _ := n.applier.position()
+		pos, _ := n.app().position()
 		return pos
 	}
 	return applied

@@ -125,7 +125,7 @@ func (n *Node) ReplAddr() string {
 // appliedLSN is how far this node's database has applied the log.
 func (n *Node) appliedLSN() lsn.LSN {
 	if n.isReplica() {
-		pos, _ := n.applier.position()
+		pos, _ := n.app().position()
 		return pos
 	}
 	pos, _ := n.visible.get()

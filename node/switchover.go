@@ -93,12 +93,12 @@ func (n *Node) demote(upstream string, end lsn.LSN) error {
 	n.upstream.Store(&upstream)
 	// The applier is in place before the role flips: readers that see the
 	// replica role (reads, status, maintain, downstream attaches) use it.
-	n.applier = newApplier(n, end, n.cfg.ApplyDelay)
+	n.applierP.Store(newApplier(n, end, n.cfg.ApplyDelay))
 	n.replica.Store(true)
 	ctx, cancel := context.WithCancel(n.ctx)
 	n.stopApplier = cancel
 	n.applierDone = make(chan struct{})
-	a := n.applier
+	a := n.app()
 	done := n.applierDone
 	n.goFunc(func() {
 		defer close(done)
