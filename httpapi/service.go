@@ -172,38 +172,51 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.allow(w, r, "GET, HEAD") {
 			s.handleReadyz(w, r)
 		}
-	case "/replica/skip":
-		if s.replica == nil {
-			writeError(w, http.StatusNotFound, "no such endpoint: /replica/skip (this store has no replica admin calls)")
-		} else if s.allow(w, r, "POST") {
-			s.handleSkip(w, r)
-		}
-	case "/replica/follow":
-		if s.follow == nil {
-			writeError(w, http.StatusNotFound, "no such endpoint: /replica/follow (this store cannot follow an upstream)")
-		} else if s.allow(w, r, "POST") {
-			s.handleFollow(w, r)
-		}
-	case "/replica/rewind":
-		if s.rewind == nil {
-			writeError(w, http.StatusNotFound, "no such endpoint: /replica/rewind (this store cannot rewind)")
-		} else if s.allow(w, r, "POST") {
-			s.handleRewind(w, r)
-		}
-	case "/admin/switchover":
-		if s.switchy == nil {
-			writeError(w, http.StatusNotFound, "no such endpoint: /admin/switchover (this store cannot switch over)")
-		} else if s.allow(w, r, "POST") {
-			s.handleSwitchover(w, r)
-		}
-	case "/admin/promote":
-		if s.promote == nil {
-			writeError(w, http.StatusNotFound, "no such endpoint: /admin/promote (this store cannot be promoted)")
-		} else if s.allow(w, r, "POST") {
-			s.handlePromote(w, r)
-		}
+	case "/replica/skip", "/replica/follow", "/replica/rewind", "/admin/switchover", "/admin/promote":
+		s.serveAdmin(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	}
+}
+
+// serveAdmin serves the operator calls a Store may implement; one it does
+// not implement is answered 404, saying so.
+func (s *Service) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	var handle func(http.ResponseWriter, *http.Request)
+	var missing string
+	switch r.URL.Path {
+	case "/replica/skip":
+		if s.replica != nil {
+			handle = s.handleSkip
+		}
+		missing = "this store has no replica admin calls"
+	case "/replica/follow":
+		if s.follow != nil {
+			handle = s.handleFollow
+		}
+		missing = "this store cannot follow an upstream"
+	case "/replica/rewind":
+		if s.rewind != nil {
+			handle = s.handleRewind
+		}
+		missing = "this store cannot rewind"
+	case "/admin/switchover":
+		if s.switchy != nil {
+			handle = s.handleSwitchover
+		}
+		missing = "this store cannot switch over"
+	case "/admin/promote":
+		if s.promote != nil {
+			handle = s.handlePromote
+		}
+		missing = "this store cannot be promoted"
+	}
+	if handle == nil {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" ("+missing+")")
+		return
+	}
+	if s.allow(w, r, "POST") {
+		handle(w, r)
 	}
 }
 
