@@ -266,7 +266,9 @@ func (r *receiver) records(m *Records) error {
 			return Errorf(CodeTermTooLow, "records up to LSN %s carry term %d, which this node refuses: %v", end, term, err)
 		}
 	}
-	r.cl.update(func(st *ClientStatus) { st.ReceivedLSN = end })
+	// Records up to end are durable upstream: its end is at least there,
+	// whatever its last heartbeat said.
+	r.cl.update(func(st *ClientStatus) { st.ReceivedLSN, st.PrimaryLSN = end, max(st.PrimaryLSN, end) })
 	if err := r.cl.sink.Append(recs); err != nil {
 		return fmt.Errorf("append records %s..%s to the local log: %w", r.pos, end, err)
 	}
