@@ -67,18 +67,13 @@ type Builder struct {
 	tables  []*tableChanges
 	byTable map[string]*tableChanges
 	keyBuf  []byte
-	n       int
 }
 
 // Reset forgets every change, keeping allocated memory.
 func (b *Builder) Reset() {
 	clear(b.byTable)
 	b.tables = b.tables[:0]
-	b.n = 0
 }
-
-// Len returns the number of changes recorded (before netting).
-func (b *Builder) Len() int { return b.n }
 
 func (b *Builder) tableFor(t *Table) *tableChanges {
 	if b.byTable == nil {
@@ -146,7 +141,6 @@ func (b *Builder) add(t *Table, op Op, old, new []any) error {
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
-	b.n++
 	rc, ok := tc.byKey[k]
 	if !ok || rc.dead {
 		if ok && rc.dead {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tandem-db/tandem/crashtest"
 	"io"
 	"net"
 	"os"
@@ -35,7 +36,7 @@ type StartError struct {
 
 // Error gives the node, its exit code and the end of its stderr.
 func (e *StartError) Error() string {
-	return fmt.Sprintf("chaos: node %s exited with code %d before it was ready; stderr:\n%s", e.Node, e.ExitCode, tail(e.Stderr, 2048))
+	return fmt.Sprintf("chaos: node %s exited with code %d before it was ready; stderr:\n%s", e.Node, e.ExitCode, crashtest.Tail(e.Stderr, 2048))
 }
 
 // proc is one run of `tandem serve` as a child process. It starts on a
@@ -139,7 +140,7 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 			return &StartError{Node: p.id, ExitCode: p.state.ExitCode(), Stderr: p.stderr.String()}
 		case <-ctx.Done():
 			p.signal(syscall.SIGKILL)
-			return fmt.Errorf("chaos: node %s not ready within %v (last: %v); stderr:\n%s", p.id, timeout, last, tail(p.stderr.String(), 2048))
+			return fmt.Errorf("chaos: node %s not ready within %v (last: %v); stderr:\n%s", p.id, timeout, last, crashtest.Tail(p.stderr.String(), 2048))
 		case <-tick.C:
 		}
 	}
@@ -212,18 +213,6 @@ func (p *proc) exited() bool {
 	default:
 		return false
 	}
-}
-
-// tail returns the last n bytes of s, cut at a line start when it can be.
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[len(s)-n:]
-	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
-		s = s[i+1:]
-	}
-	return "...\n" + s
 }
 
 // tailBuffer keeps the last max bytes written to it; safe for one writer

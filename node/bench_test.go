@@ -41,7 +41,7 @@ const benchSchema = "CREATE TABLE bench (id INTEGER PRIMARY KEY, k TEXT, v BLOB(
 // difference is Tandem's cost per transaction.
 func BenchmarkWritePath(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
-		c, err := sqlite.OpenConn(filepath.Join(b.TempDir(), "plain.db"), sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenNoMutex)
+		c, err := sqlite.OpenConn(filepath.Join(b.TempDir(), "plain.db"), sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
 		if err != nil {
 			b.Fatal(err)
 		}

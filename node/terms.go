@@ -81,9 +81,3 @@ func (h *termHistory) endOf(term uint64) lsn.LSN {
 	}
 	return math.MaxUint64
 }
-
-func (h *termHistory) list() []termStart {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]termStart(nil), h.entries...)
-}

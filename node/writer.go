@@ -296,5 +296,6 @@ func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*comma
 	}
 }
 
-// AppliedLSN returns the end LSN of the last committed transaction.
-func (n *Node) AppliedLSN() lsn.LSN { return n.log.Durable() }
+// AppliedLSN returns how far this node's database has applied the log:
+// on a primary the end of the last batch visible to reads.
+func (n *Node) AppliedLSN() lsn.LSN { return n.appliedLSN() }

@@ -135,9 +135,7 @@ func (a *applier) txn(t *ApplyTxn) (table string, err error) {
 				continue
 			}
 			if a.cg == nil {
-				if a.cg, err = sqlite.NewChangegroup(); err != nil {
-					return "", err
-				}
+				a.cg = new(sqlite.Changegroup)
 			}
 			if err := a.cg.Add(bytes.NewReader(e.Changeset)); err != nil {
 				return "", err

@@ -57,7 +57,7 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (BackupInfo, error) {
 }
 
 func copyTo(src *sqlite.Conn, path string) (BackupInfo, error) {
-	dst, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenNoMutex)
+	dst, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup: open copy: %w", err)
 	}

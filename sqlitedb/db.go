@@ -105,7 +105,7 @@ func Open(cfg Config) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{cfg: cfg, path: path}
-	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenNoMutex)
+	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -113,7 +113,7 @@ func Open(cfg Config) (*DB, error) {
 		conn.Close()
 		return nil, err
 	}
-	if db.ckpt, err = sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenWAL|sqlite.OpenNoMutex); err != nil {
+	if db.ckpt, err = sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenWAL); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open checkpoint connection to %s: %w", path, err)
 	}

@@ -17,7 +17,7 @@ type readConn struct {
 }
 
 func (db *DB) openRead() (*readConn, error) {
-	c, err := sqlite.OpenConn(db.path, sqlite.OpenReadOnly|sqlite.OpenWAL|sqlite.OpenNoMutex)
+	c, err := sqlite.OpenConn(db.path, sqlite.OpenReadOnly|sqlite.OpenWAL)
 	if err != nil {
 		return nil, fmt.Errorf("open read connection to %s: %w", db.path, err)
 	}
