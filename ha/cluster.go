@@ -27,6 +27,8 @@ type Cluster struct {
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
 	fsm   *fsm
+	// existing says raft had state in DataDir when Open ran.
+	existing bool
 
 	leadership watchers[bool]
 	changes    watchers[struct{}]
@@ -105,6 +107,7 @@ func Open(cfg Config) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ha: read raft state: %w", err)
 	}
+	c.existing = existing
 	if c.raft, err = raft.NewRaft(rc, c.fsm, logs, store, snaps, trans); err != nil {
 		return nil, fmt.Errorf("open ha: %w", err)
 	}
@@ -149,6 +152,10 @@ func (c *Cluster) watchLeadership() {
 
 // Addr returns the raft address other nodes dial to reach this one.
 func (c *Cluster) Addr() string { return string(c.trans.LocalAddr()) }
+
+// Existing reports whether this node had raft state when it opened: it is
+// a member already, and its state fills in as raft replays its log.
+func (c *Cluster) Existing() bool { return c.existing }
 
 // ID returns this node's id.
 func (c *Cluster) ID() string { return c.cfg.NodeID }

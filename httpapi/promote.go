@@ -40,6 +40,14 @@ type Rewinder interface {
 	Rewind(ctx context.Context, to lsn.LSN) (string, error)
 }
 
+// Clusterer is the part of a Store that is a member of an HA cluster. When
+// the Store implements it and ClusterHandler returns a handler, the service
+// hands it every request under /cluster/ (membership, the nodes' own calls
+// to each other); a nil handler means the node runs without HA.
+type Clusterer interface {
+	ClusterHandler() http.Handler
+}
+
 // handleRewind serves POST /replica/rewind?to=LSN: 200 {"rewound":"..."},
 // 400 without a valid LSN, or the Store's refusal.
 func (s *Service) handleRewind(w http.ResponseWriter, r *http.Request) {

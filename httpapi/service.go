@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -21,6 +22,7 @@ type Service struct {
 	follow  Follower     // the Store's follow call, or nil
 	switchy Switcher     // the Store's switchover call, or nil
 	rewind  Rewinder     // the Store's rewind call, or nil
+	cluster Clusterer    // the Store's cluster endpoints, or nil
 	log     *slog.Logger
 	handler http.Handler
 
@@ -57,6 +59,7 @@ func New(cfg Config, store Store) (*Service, error) {
 	s.follow, _ = store.(Follower)
 	s.switchy, _ = store.(Switcher)
 	s.rewind, _ = store.(Rewinder)
+	s.cluster, _ = store.(Clusterer)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -175,8 +178,24 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/replica/skip", "/replica/follow", "/replica/rewind", "/admin/switchover", "/admin/promote":
 		s.serveAdmin(w, r)
 	default:
+		if strings.HasPrefix(r.URL.Path, "/cluster/") {
+			if h := s.clusterHandler(); h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (this node is not a member of an HA cluster: start it with --raft-addr)")
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	}
+}
+
+// clusterHandler returns the Store's handler for /cluster/ paths, or nil.
+func (s *Service) clusterHandler() http.Handler {
+	if s.cluster == nil {
+		return nil
+	}
+	return s.cluster.ClusterHandler()
 }
 
 // serveAdmin serves the operator calls a Store may implement; one it does

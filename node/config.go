@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"time"
 
 	"github.com/tandem-db/tandem/commitwait"
+	"github.com/tandem-db/tandem/ha"
 	"github.com/tandem-db/tandem/httpapi"
 	"github.com/tandem-db/tandem/rlog"
 	"github.com/tandem-db/tandem/sqlitedb"
@@ -71,6 +73,29 @@ type Config struct {
 	ForwardWrites bool `yaml:"forward-writes"`
 	// Heartbeat is the replication heartbeat interval.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// RaftAddr makes the node a member of an HA cluster: it keeps the
+	// cluster state (members, primary, term, lease) in raft on this
+	// address, and its role and upstream come from that state. Empty: no
+	// automatic failover.
+	RaftAddr string `yaml:"raft-addr"`
+	// Bootstrap makes this node the first member and primary of a new HA
+	// cluster; ignored once the node has cluster state.
+	Bootstrap bool `yaml:"bootstrap"`
+	// Join is the HTTP address of any member of the HA cluster to join.
+	Join string `yaml:"join"`
+	// NonVoter joins as a member that never votes in raft (a read
+	// replica); it can still be promoted unless NoFailover is set.
+	NonVoter bool `yaml:"non-voter"`
+	// Priority breaks ties between equally up-to-date failover candidates.
+	Priority int `yaml:"priority"`
+	// NoFailover keeps this node from ever being promoted automatically.
+	NoFailover bool `yaml:"nofailover"`
+	// MaxLagOnFailover is how many bytes an asynchronous failover may lose:
+	// no candidate further behind the old primary is promoted.
+	MaxLagOnFailover int64 `yaml:"max-lag-on-failover"`
+	// LeaseDuration and LeaseMargin time the primary's lease; see ha.Config.
+	LeaseDuration time.Duration `yaml:"lease-duration"`
+	LeaseMargin   time.Duration `yaml:"lease-margin"`
 	// Logger receives the node's log; nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
 	// LogFS is the file system under the log; nil means the real one.
@@ -82,22 +107,25 @@ type Config struct {
 func DefaultConfig() Config {
 	h := httpapi.DefaultConfig()
 	return Config{
-		HTTPAddr:        "127.0.0.1:4001",
-		Format:          "row",
-		SegmentSize:     rlog.DefaultSegmentSize,
-		LogRetainBytes:  1 << 30,
-		MaxBatch:        512,
-		QueueSize:       8192,
-		MaxRequestBytes: h.MaxBodyBytes,
-		MaxStatements:   h.MaxStatements,
-		ReadConns:       4,
-		WriteTimeout:    30 * time.Second,
-		SyncMode:        "strict",
-		SyncTimeout:     10 * time.Second,
-		SyncPoint:       "after_sync",
-		MaxSlotLogSize:  4 << 30,
-		ForwardWrites:   true,
-		Heartbeat:       time.Second,
+		HTTPAddr:         "127.0.0.1:4001",
+		Format:           "row",
+		SegmentSize:      rlog.DefaultSegmentSize,
+		LogRetainBytes:   1 << 30,
+		MaxBatch:         512,
+		QueueSize:        8192,
+		MaxRequestBytes:  h.MaxBodyBytes,
+		MaxStatements:    h.MaxStatements,
+		ReadConns:        4,
+		WriteTimeout:     30 * time.Second,
+		SyncMode:         "strict",
+		SyncTimeout:      10 * time.Second,
+		SyncPoint:        "after_sync",
+		MaxSlotLogSize:   4 << 30,
+		ForwardWrites:    true,
+		Heartbeat:        time.Second,
+		MaxLagOnFailover: 1 << 20,
+		LeaseDuration:    ha.DefaultConfig().LeaseDuration,
+		LeaseMargin:      ha.DefaultConfig().LeaseMargin,
 	}
 }
 
@@ -140,8 +168,44 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("apply delay (%v), sync timeout (%v) and max slot log size (%d) must not be negative, heartbeat (%v) must be positive",
 			c.ApplyDelay, c.SyncTimeout, c.MaxSlotLogSize, c.Heartbeat))
 	}
+	if c.RaftAddr != "" {
+		errs = append(errs, c.validateHA()...)
+	}
 	if c.WriteTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("write timeout %v must be positive", c.WriteTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// validateHA checks what a member of an HA cluster needs: addresses the
+// other members can dial, a secret, and no fixed upstream.
+func (c *Config) validateHA() []error {
+	var errs []error
+	for _, a := range []struct{ flag, addr string }{{"--raft-addr", c.RaftAddr}, {"--http-addr", c.HTTPAddr}, {"--repl-addr", c.ReplAddr}} {
+		host, port, err := net.SplitHostPort(a.addr)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("HA cluster member: %s %q: want HOST:PORT (every member needs its raft, HTTP and replication addresses)", a.flag, a.addr))
+		case port == "0" || port == "":
+			errs = append(errs, fmt.Errorf("HA cluster member: %s %q: give a fixed port; the other members dial it", a.flag, a.addr))
+		case host == "" || net.ParseIP(host).IsUnspecified():
+			errs = append(errs, fmt.Errorf("HA cluster member: %s %q: give an address the other members can dial, not a wildcard", a.flag, a.addr))
+		}
+	}
+	if c.Primary != "" {
+		errs = append(errs, fmt.Errorf("HA cluster member: --primary %q is not used: the cluster state says who the primary is; drop --primary", c.Primary))
+	}
+	if c.Bootstrap && c.Join != "" {
+		errs = append(errs, errors.New("HA cluster member: --bootstrap starts a new cluster and --join joins an existing one; give one"))
+	}
+	if c.Bootstrap && c.NonVoter {
+		errs = append(errs, errors.New("HA cluster member: the bootstrapping node must be a voter"))
+	}
+	if c.MaxLagOnFailover < 0 {
+		errs = append(errs, fmt.Errorf("max lag on failover %d is negative", c.MaxLagOnFailover))
+	}
+	if _, err := ha.NewLeaseTimer(c.LeaseDuration, c.LeaseMargin); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }

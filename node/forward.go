@@ -80,6 +80,13 @@ func fromClient(rs []client.Result) []command.Result {
 
 // primaryHTTP is the primary's client API address as the upstream told it.
 func (n *Node) primaryHTTP() string {
+	if h := n.ha; h != nil {
+		// The cluster state knows a new primary before the stream does.
+		st := h.cluster.State()
+		if m, ok := st.Members[st.Primary]; ok && st.Primary != n.cfg.NodeID {
+			return m.HTTPAddr
+		}
+	}
 	c := n.streamClient()
 	if c == nil {
 		return ""

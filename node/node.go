@@ -85,6 +85,7 @@ type Node struct {
 	failed          atomic.Pointer[error]
 	recovery        recoveryInfo
 	stats           writeStats
+	ha              *haNode // automatic failover; nil without --raft-addr
 }
 
 // Open opens the node's data directory, recovers it and starts its
@@ -114,8 +115,6 @@ func Open(cfg Config) (*Node, error) {
 		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
 	idle := make(chan struct{})
 	n.writerDone.Store(&idle) // no writer yet: nothing closes it
-	n.replica.Store(cfg.Primary != "")
-	n.upstream.Store(&cfg.Primary)
 	term, err := loadTerm(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -124,19 +123,33 @@ func Open(cfg Config) (*Node, error) {
 	if n.terms, err = loadTermHistory(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if cfg.RaftAddr != "" {
+		// The cluster state decides the role, the upstream and the
+		// commit config.
+		if err := n.openHA(); err != nil {
+			n.closeHA()
+			n.cancel()
+			return nil, err
+		}
+	}
+	n.replica.Store(n.cfg.Primary != "")
+	n.upstream.Store(&n.cfg.Primary)
 	wopts := commitwait.DefaultOptions()
-	wopts.Config, _ = commitwait.Parse(cfg.SyncStandbys)
-	wopts.Mode, _ = commitwait.ParseMode(cfg.SyncMode)
-	wopts.Timeout, wopts.Logger = cfg.SyncTimeout, logger
+	wopts.Config, _ = commitwait.Parse(n.cfg.SyncStandbys)
+	wopts.Mode, _ = commitwait.ParseMode(n.cfg.SyncMode)
+	wopts.Timeout, wopts.Logger = n.cfg.SyncTimeout, logger
 	if n.waiter, err = commitwait.NewWaiter(wopts); err != nil {
+		n.closeHA()
+		n.cancel()
 		return nil, fmt.Errorf("sync standbys: %w", err)
 	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
 
 	if n.isReplica() && !fileExists(filepath.Join(cfg.DataDir, dbFile)) {
 		n.needsSeed.Store(true)
-		logger.Info("empty data dir: this replica will seed itself from its upstream", "upstream", cfg.Primary)
+		logger.Info("empty data dir: this replica will seed itself from its upstream", "upstream", n.cfg.Primary)
 	} else if err := n.openStorage(); err != nil {
+		n.closeHA()
 		n.cancel()
 		return nil, err
 	}
@@ -171,7 +184,18 @@ func Open(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	if n.ha != nil {
+		n.ha.start()
+	}
 	return n, nil
+}
+
+// closeHA closes the node's raft member, if it has one.
+func (n *Node) closeHA() error {
+	if n.ha == nil {
+		return nil
+	}
+	return n.ha.close()
 }
 
 // storageReady starts what needs the database and the log: the writer or
@@ -267,6 +291,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.http.Close())
 		}
 		close(n.closing)
+		n.releaseLease()
 		srv := n.server.Load()
 		if srv != nil {
 			errs = append(errs, srv.Close())
@@ -276,6 +301,7 @@ func (n *Node) Close() error {
 		}
 		n.waiter.Close()
 		n.wg.Wait()
+		errs = append(errs, n.closeHA())
 		// A replica that finished installing its seed meanwhile started
 		// its server after the one above was looked at.
 		if late := n.server.Load(); late != nil && late != srv {

@@ -54,6 +54,12 @@ func (n *Node) replyOne(r *writeReq) {
 		r.resp.LSN, r.resp.GTID = r.rec.End(), r.rec.GTID
 	}
 	n.stats.requests.Add(1)
+	if r.rec != nil && !n.mayWrite() {
+		// The lease ran out while this transaction committed: a new
+		// primary may already be taking writes without it.
+		r.reply(nil, errLeaseLost)
+		return
+	}
 	if r.syncErr != nil {
 		r.reply(nil, r.syncErr)
 		return

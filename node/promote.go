@@ -67,6 +67,23 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 			". If the old primary may still accept writes, stop or fence it first. Run again with --force to promote."}
 	}
 
+	msg, err := n.promoteLocked(ctx, n.term.Load()+1, "promote", "manual promote (--force): "+risk)
+	if err == nil && n.ha != nil {
+		// Outside the consensus: this node writes without a lease until
+		// the cluster state moves past its term.
+		n.ha.forced.Store(true)
+		n.logger.Warn("manual promote of an HA member: it writes without the cluster's lease; the cluster fails it back over only once its state passes this term")
+	}
+	return msg, err
+}
+
+// promoteLocked stops streaming, applies what the replica received, and
+// makes the node the primary of term (above its own), starting at its log's
+// end. The caller holds promoteMu.
+func (n *Node) promoteLocked(ctx context.Context, term uint64, kind, reason string) (string, error) {
+	if term <= n.term.Load() {
+		return "", &promoteError{fmt.Sprintf("promote to term %d: this node has already seen term %d", term, n.term.Load())}
+	}
 	n.stopClient()
 	<-n.clientDone
 	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
@@ -83,7 +100,6 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("promote: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
 	}
-	term := n.term.Load() + 1
 	end := n.log.End()
 	if err := n.terms.add(term, end); err != nil {
 		return "", fmt.Errorf("promote: %w", err)
@@ -102,9 +118,9 @@ func (n *Node) Promote(ctx context.Context, force bool) (string, error) {
 	n.client.Store(nil)
 	n.fenced.Store(false)
 	n.startWriter()
-	ev := roleEvent{At: time.Now().UTC(), Kind: "promote", Term: term, LSN: end, Reason: "manual promote (--force): " + risk}
+	ev := roleEvent{At: time.Now().UTC(), Kind: kind, Term: term, LSN: end, Reason: reason}
 	n.history = append(n.history, ev)
-	n.logger.Warn("promoted to primary", "term", term, "lsn", end.String(), "risk", risk)
+	n.logger.Warn("promoted to primary", "term", term, "lsn", end.String(), "kind", kind, "reason", reason)
 	return fmt.Sprintf("promoted to primary: term %d starts at LSN %s", term, end), nil
 }
 

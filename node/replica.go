@@ -160,7 +160,7 @@ func (n *Node) Follow(ctx context.Context, upstream string) (string, error) {
 		// A switchover promoted its target but could not finish here: the
 		// writer is stopped, so this node can become the target's replica.
 		end := n.log.Durable()
-		if err := n.demote(upstream, end); err != nil {
+		if err := n.demote(upstream, end, "follow", "a fenced primary follows "+upstream); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("following %s from LSN %s (was a fenced primary)", upstream, end), nil

@@ -73,6 +73,8 @@ type Status struct {
 	// Upstream is a replica's view of its upstream and of its applier.
 	Upstream *upstreamStatus `json:"upstream,omitempty"`
 	Recovery recoveryInfo    `json:"recovery"`
+	// Cluster is the HA cluster state as this member sees it.
+	Cluster *clusterStatus `json:"cluster,omitempty"`
 }
 
 type writerStatus struct {
@@ -103,6 +105,9 @@ func (n *Node) Status(ctx context.Context) (any, error) {
 	}
 	if n.isReplica() {
 		s.Upstream = n.upstreamStatus()
+	}
+	if n.ha != nil {
+		s.Cluster = n.ha.clusterStatus()
 	}
 	if !s.Node.Ready {
 		return &s, nil

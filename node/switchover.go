@@ -38,6 +38,9 @@ const switchoverCatchUp = 30 * time.Second
 // Writes are refused (503, retryable) between the first and the third
 // step; the message reports for how long.
 func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
+	if n.ha != nil {
+		return n.haSwitchover(ctx, target)
+	}
 	n.promoteMu.Lock()
 	defer n.promoteMu.Unlock()
 	if n.isReplica() {
@@ -80,7 +83,7 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 	if err != nil || repl == "" {
 		return "", fmt.Errorf("switchover: %s is the primary now, but its replication address is unknown (%v); make this node follow it with tandem replica follow", target, err)
 	}
-	if err := n.demote(repl, end); err != nil {
+	if err := n.demote(repl, end, "switchover", "handed the primary role over; following "+repl); err != nil {
 		return "", fmt.Errorf("switchover: %s is the primary now, but this node could not follow it: %w", target, err)
 	}
 	n.logger.Warn("switchover done", "new_primary", target, "lsn", end.String(), "unavailable", unavailable.String())
@@ -88,8 +91,9 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 		target, end, unavailable.Round(time.Millisecond), repl), nil
 }
 
-// demote turns this stopped primary into a replica of upstream.
-func (n *Node) demote(upstream string, end lsn.LSN) error {
+// demote turns this stopped primary into a replica of upstream, recording
+// a role event of kind.
+func (n *Node) demote(upstream string, end lsn.LSN, kind, reason string) error {
 	n.upstream.Store(&upstream)
 	// The applier is in place before the role flips: readers that see the
 	// replica role (reads, status, maintain, downstream attaches) use it.
@@ -108,8 +112,7 @@ func (n *Node) demote(upstream string, end lsn.LSN) error {
 		return err
 	}
 	n.fenced.Store(false)
-	n.history = append(n.history, roleEvent{At: time.Now().UTC(), Kind: "switchover", Term: n.term.Load(), LSN: end,
-		Reason: "handed the primary role over; following " + upstream})
+	n.history = append(n.history, roleEvent{At: time.Now().UTC(), Kind: kind, Term: n.term.Load(), LSN: end, Reason: reason})
 	return nil
 }
 

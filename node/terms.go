@@ -81,3 +81,10 @@ func (h *termHistory) endOf(term uint64) lsn.LSN {
 	}
 	return math.MaxUint64
 }
+
+// list returns a copy of the entries.
+func (h *termHistory) list() []termStart {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]termStart(nil), h.entries...)
+}

@@ -116,6 +116,15 @@ func (n *Node) commitBatch(batch []*writeReq) {
 		}
 		return
 	}
+	if !n.mayWrite() {
+		// No lease: run nothing (the check after the commit covers a
+		// lease that runs out meanwhile).
+		err := n.errNoLease()
+		for _, r := range batch {
+			r.reply(nil, err)
+		}
+		return
+	}
 	w := n.db.Writer()
 	if err := w.Begin(); err != nil {
 		n.fail(err)
@@ -266,6 +275,9 @@ func (n *Node) Execute(ctx context.Context, req *command.ExecuteRequest) (*comma
 	}
 	if n.fenced.Load() {
 		return nil, errSwitchover
+	}
+	if !n.mayWrite() {
+		return nil, n.errNoLease()
 	}
 	if req.Commit == command.CommitRemoteApply {
 		n.lastRemoteApply.Store(time.Now().UnixNano())

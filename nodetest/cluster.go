@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,8 @@ type Cluster struct {
 	members map[string]*member
 	order   []string
 	proxies map[link]*Proxy
+	ha      map[string][3]string // HA members' raft, HTTP and replication addresses
+	haOrder []string
 }
 
 // link is a directed replication link: down streams from up.
@@ -310,4 +313,44 @@ func (c *Cluster) closeAll(t testing.TB) {
 // ctx is the context of one harness call.
 func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// HA makes a member of an HA cluster with fixed loopback addresses, kept
+// across restarts: the first member the test names bootstraps the cluster
+// and the others join it through the first one's HTTP API.
+func (c *Cluster) HA(t testing.TB, name string) func(*node.Config) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ha == nil {
+		c.ha = map[string][3]string{}
+	}
+	addrs, ok := c.ha[name]
+	if !ok {
+		for i := range addrs {
+			addrs[i] = freeAddr(t)
+		}
+		c.ha[name] = addrs
+		c.haOrder = append(c.haOrder, name)
+	}
+	first := c.ha[c.haOrder[0]]
+	return func(cfg *node.Config) {
+		cfg.RaftAddr, cfg.HTTPAddr, cfg.ReplAddr = addrs[0], addrs[1], addrs[2]
+		if c.haOrder[0] == name {
+			cfg.Bootstrap = true
+		} else {
+			cfg.Join = first[1]
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

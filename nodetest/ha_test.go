@@ -1,0 +1,100 @@
+package nodetest_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/node"
+	"github.com/tandem-db/tandem/nodetest"
+)
+
+// haPrimary waits until some running node of names is the cluster's
+// primary and accepts a write, and returns it.
+func haPrimary(t *testing.T, c *nodetest.Cluster, names ...string) string {
+	t.Helper()
+	var got string
+	nodetest.WaitFor(t, 15*time.Second, "a primary that takes writes", func() (bool, string) {
+		note := ""
+		for _, name := range names {
+			n := c.Node(name)
+			if n == nil {
+				continue
+			}
+			st := c.Status(t, name)
+			if st.Node.Role != "primary" || st.Cluster == nil || !st.Cluster.MayWrite {
+				note += fmt.Sprintf("%s: %s term %d; ", name, st.Node.Role, st.Node.Term)
+				continue
+			}
+			got = name
+			return true, ""
+		}
+		return false, note
+	})
+	return got
+}
+
+func TestHA_BootstrapJoinAndFailoverOnStop(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{Config: func(cfg *node.Config) {
+		cfg.SyncStandbys = "ANY 1 (n1,n2,n3)"
+	}})
+	c.Start(t, "n1", c.HA(t, "n1"))
+	c.Start(t, "n2", c.HA(t, "n2"))
+	c.Start(t, "n3", c.HA(t, "n3"))
+	if p := haPrimary(t, c, "n1"); p != "n1" {
+		t.Fatalf("primary %s, want the bootstrapping n1", p)
+	}
+	c.ExecAt(t, "n1", command.CommitRemoteFlush, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	for i := range 20 {
+		c.ExecAt(t, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(?)", i)
+	}
+	c.WaitConverged(t, "n1", "n2", "n3")
+
+	c.Stop(t, "n1")
+	p := haPrimary(t, c, "n2", "n3")
+	st := c.Status(t, p)
+	if st.Node.Term < 2 {
+		t.Fatalf("new primary %s in term %d, want a new term", p, st.Node.Term)
+	}
+	if got := c.QueryInt(t, p, "SELECT count(*) FROM t"); got != 20 {
+		t.Fatalf("new primary %s has %d rows, want the 20 acknowledged", p, got)
+	}
+	for i := 20; i < 30; i++ {
+		c.ExecAt(t, p, command.CommitRemoteFlush, "INSERT INTO t VALUES(?)", i)
+	}
+	// The old primary comes back as a replica of the new one.
+	c.Restart(t, "n1", c.HA(t, "n1"))
+	c.WaitConverged(t, "n1", "n2", "n3")
+	if st := c.Status(t, "n1"); st.Node.Role != "replica" {
+		t.Fatalf("returning n1 is %s, want replica", st.Node.Role)
+	}
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t"); got != 30 {
+		t.Fatalf("n1 has %d rows after rejoining, want 30", got)
+	}
+}
+
+func TestHA_SwitchoverThroughClusterState(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", c.HA(t, "n1"))
+	c.Start(t, "n2", c.HA(t, "n2"))
+	haPrimary(t, c, "n1")
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	c.Exec(t, "n1", "INSERT INTO t VALUES(1)")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	msg, err := c.Node("n1").Switchover(ctx, "n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(msg)
+	if p := haPrimary(t, c, "n1", "n2"); p != "n2" {
+		t.Fatalf("primary after switchover: %s", p)
+	}
+	c.Exec(t, "n2", "INSERT INTO t VALUES(2)")
+	c.WaitConverged(t, "n1", "n2")
+	if st := c.Status(t, "n1"); st.Node.Role != "replica" {
+		t.Fatalf("old primary is %s", st.Node.Role)
+	}
+}
