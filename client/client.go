@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,6 +79,7 @@ type Client struct {
 	timeout  time.Duration
 	user     string
 	pass     string
+	source   string // local IP to dial from, or ""
 }
 
 // Option configures a Client.
@@ -101,6 +103,12 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *Client) { c.timeout = d }
 }
 
+// WithSourceAddr makes the Client dial from the local IP ip (a node
+// binding its outgoing connections to one interface).
+func WithSourceAddr(ip string) Option {
+	return func(c *Client) { c.source = ip }
+}
+
 // WithBasicAuth sends HTTP basic authentication with every request.
 func WithBasicAuth(user, pass string) Option {
 	return func(c *Client) { c.user, c.pass = user, pass }
@@ -121,6 +129,10 @@ func New(addr string, opts ...Option) (*Client, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = max(c.maxConns, 1)
 		tr.MaxIdleConnsPerHost = max(c.maxConns, 1)
+		if c.source != "" {
+			d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.source)}}
+			tr.DialContext = d.DialContext
+		}
 		c.hc = &http.Client{Transport: tr, Timeout: c.timeout}
 	}
 	return c, nil

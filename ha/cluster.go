@@ -76,7 +76,7 @@ func Open(cfg Config) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ha: snapshot store: %w", err)
 	}
-	stream, err := newStreamLayer(cfg.RaftAddr, cfg.RaftAdvertise)
+	stream, err := newStreamLayer(cfg.RaftAddr, cfg.RaftAdvertise, cfg.SourceAddr)
 	if err != nil {
 		return nil, fmt.Errorf("open ha: %w", err)
 	}

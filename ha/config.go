@@ -29,6 +29,8 @@ type Config struct {
 	// RaftAdvertise is the address the other nodes dial, when it differs
 	// from RaftAddr (a wildcard bind, NAT). Empty: the bound address.
 	RaftAdvertise string
+	// SourceAddr, when set, is the local IP raft dials other nodes from.
+	SourceAddr string
 	// DataDir is the node's data directory; raft keeps its log, stable
 	// store and snapshots under DataDir/raft.
 	DataDir string
@@ -104,6 +106,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.RaftAdvertise); err != nil {
 			bad("raft advertise address %q: want HOST:PORT", c.RaftAdvertise)
 		}
+	}
+	if c.SourceAddr != "" && net.ParseIP(c.SourceAddr) == nil {
+		bad("source address %q: want an IP address", c.SourceAddr)
 	}
 	if c.DataDir == "" {
 		bad("no data directory")

@@ -18,6 +18,8 @@ type streamLayer struct {
 	ln        net.Listener
 	advertise net.Addr
 
+	source net.Addr // the local address to dial from, or nil
+
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
 	closed bool
@@ -25,12 +27,15 @@ type streamLayer struct {
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
-func newStreamLayer(bind, advertise string) (*streamLayer, error) {
+func newStreamLayer(bind, advertise, source string) (*streamLayer, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("listen on raft address %s: %w", bind, err)
 	}
 	s := &streamLayer{ln: ln, advertise: ln.Addr(), conns: map[*trackedConn]struct{}{}}
+	if source != "" {
+		s.source = &net.TCPAddr{IP: net.ParseIP(source)}
+	}
 	if advertise != "" {
 		if s.advertise, err = net.ResolveTCPAddr("tcp", advertise); err != nil {
 			ln.Close()
@@ -53,7 +58,11 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	d := net.Dialer{Timeout: timeout}
+	if s.source != nil {
+		d.LocalAddr = s.source
+	}
+	c, err := d.Dial("tcp", string(addr))
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,15 @@ type Config struct {
 	// MaxLagOnFailover is how many bytes an asynchronous failover may lose:
 	// no candidate further behind the old primary is promoted.
 	MaxLagOnFailover int64 `yaml:"max-lag-on-failover"`
+	// RaftAdvertise, HTTPAdvertise and ReplAdvertise are the addresses the
+	// other members dial, when they differ from the listen addresses (a
+	// wildcard bind, NAT, a proxy in front of the node).
+	RaftAdvertise string `yaml:"raft-advertise"`
+	HTTPAdvertise string `yaml:"http-advertise"`
+	ReplAdvertise string `yaml:"repl-advertise"`
+	// SourceAddr is the local IP this node dials other nodes from; empty
+	// lets the system choose.
+	SourceAddr string `yaml:"source-addr"`
 	// LeaseDuration and LeaseMargin time the primary's lease; see ha.Config.
 	LeaseDuration time.Duration `yaml:"lease-duration"`
 	LeaseMargin   time.Duration `yaml:"lease-margin"`
@@ -181,7 +190,22 @@ func (c *Config) Validate() error {
 // other members can dial, a secret, and no fixed upstream.
 func (c *Config) validateHA() []error {
 	var errs []error
-	for _, a := range []struct{ flag, addr string }{{"--raft-addr", c.RaftAddr}, {"--http-addr", c.HTTPAddr}, {"--repl-addr", c.ReplAddr}} {
+	// What the other members dial: the advertised address if given, else
+	// the listen address.
+	type addr struct{ flag, addr string }
+	var addrs []addr
+	for _, a := range [][4]string{{"--raft-addr", c.RaftAddr, "--raft-advertise", c.RaftAdvertise},
+		{"--http-addr", c.HTTPAddr, "--http-advertise", c.HTTPAdvertise}, {"--repl-addr", c.ReplAddr, "--repl-advertise", c.ReplAdvertise}} {
+		if a[3] != "" {
+			addrs = append(addrs, addr{a[2], a[3]})
+		} else {
+			addrs = append(addrs, addr{a[0], a[1]})
+		}
+	}
+	if c.SourceAddr != "" && net.ParseIP(c.SourceAddr) == nil {
+		errs = append(errs, fmt.Errorf("--source-addr %q: want an IP address", c.SourceAddr))
+	}
+	for _, a := range addrs {
 		host, port, err := net.SplitHostPort(a.addr)
 		switch {
 		case err != nil:

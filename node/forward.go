@@ -28,9 +28,10 @@ func (e *notPrimaryError) HTTPStatus() int { return http.StatusMisdirectedReques
 
 // forwarder sends requests a replica cannot serve to the primary's HTTP API.
 type forwarder struct {
-	mu   sync.Mutex
-	addr string
-	c    *client.Client
+	source string // local IP to dial from
+	mu     sync.Mutex
+	addr   string
+	c      *client.Client
 }
 
 func (f *forwarder) get(addr string) (*client.Client, error) {
@@ -42,7 +43,7 @@ func (f *forwarder) get(addr string) (*client.Client, error) {
 	if f.c != nil {
 		f.c.Close()
 	}
-	c, err := client.New(addr)
+	c, err := client.New(addr, client.WithSourceAddr(f.source))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,7 @@ func (n *Node) openHA() error {
 	hc.NodeID, hc.RaftAddr, hc.DataDir = n.cfg.NodeID, n.cfg.RaftAddr, n.cfg.DataDir
 	hc.Bootstrap, hc.Voter, hc.Logger = n.cfg.Bootstrap, !n.cfg.NonVoter, n.logger
 	hc.LeaseDuration, hc.LeaseMargin = n.cfg.LeaseDuration, n.cfg.LeaseMargin
+	hc.RaftAdvertise, hc.SourceAddr = n.cfg.RaftAdvertise, n.cfg.SourceAddr
 	timer, err := hc.LeaseTimer()
 	if err != nil {
 		return err
@@ -74,10 +76,10 @@ func (n *Node) openHA() error {
 	if err != nil {
 		return err
 	}
-	h := &haNode{n: n, cluster: c, timer: timer, peers: newPeerClient(n.cfg.ClusterSecret),
+	h := &haNode{n: n, cluster: c, timer: timer, peers: newPeerClient(n.cfg.ClusterSecret, n.cfg.SourceAddr),
 		kickLease: make(chan struct{}, 1), kickReconcile: make(chan struct{}, 1)}
 	n.ha = h
-	self := ha.Member{ID: n.cfg.NodeID, HTTPAddr: n.cfg.HTTPAddr, ReplAddr: n.cfg.ReplAddr, RaftAddr: c.Addr(),
+	self := ha.Member{ID: n.cfg.NodeID, HTTPAddr: cmp.Or(n.cfg.HTTPAdvertise, n.cfg.HTTPAddr), ReplAddr: cmp.Or(n.cfg.ReplAdvertise, n.cfg.ReplAddr), RaftAddr: c.Addr(),
 		Priority: n.cfg.Priority, NoFailover: n.cfg.NoFailover, Voter: !n.cfg.NonVoter}
 	ctx, cancel := context.WithTimeout(n.ctx, haStartTimeout)
 	defer cancel()
@@ -857,7 +859,7 @@ func (n *Node) haSwitchover(ctx context.Context, target string) (string, error) 
 	case m.NoFailover:
 		return "", &promoteError{fmt.Sprintf("switchover target %s is tagged nofailover; clear it with tandem cluster set-nofailover first", m.ID)}
 	}
-	c, err := client.New(m.HTTPAddr)
+	c, err := client.New(m.HTTPAddr, client.WithSourceAddr(n.cfg.SourceAddr))
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -80,8 +81,12 @@ type peerClient struct {
 	c      *http.Client
 }
 
-func newPeerClient(secret string) *peerClient {
+func newPeerClient(secret, source string) *peerClient {
 	tr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
+	if source != "" {
+		d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+		tr.DialContext = d.DialContext
+	}
 	return &peerClient{secret: []byte(secret), c: &http.Client{Transport: tr}}
 }
 

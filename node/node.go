@@ -112,7 +112,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
 		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}),
-		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{}, visible: newWatermark(0)}
+		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{source: cfg.SourceAddr}, visible: newWatermark(0)}
 	idle := make(chan struct{})
 	n.writerDone.Store(&idle) // no writer yet: nothing closes it
 	term, err := loadTerm(cfg.DataDir)

@@ -96,7 +96,7 @@ func (s sink) ObserveTerm(t uint64) error {
 func (n *Node) startClient() error {
 	cc := stream.DefaultClientConfig()
 	cc.Upstream, cc.Secret, cc.NodeID, cc.UUID = *n.upstream.Load(), n.cfg.ClusterSecret, n.cfg.NodeID, n.id.UUID
-	cc.Compression, cc.Logger = n.cfg.Compression, n.logger
+	cc.Compression, cc.Logger, cc.SourceAddr = n.cfg.Compression, n.logger, n.cfg.SourceAddr
 	c, err := stream.NewClient(cc, sink{n})
 	if err != nil {
 		return fmt.Errorf("replication client: %w", err)

@@ -49,7 +49,7 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 	if err := n.failure(); err != nil {
 		return "", &promoteError{"this primary's write path has failed (" + err.Error() + "); restart it so it recovers from its log before any switchover"}
 	}
-	c, err := client.New(target)
+	c, err := client.New(target, client.WithSourceAddr(n.cfg.SourceAddr))
 	if err != nil {
 		return "", err
 	}

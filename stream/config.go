@@ -106,7 +106,9 @@ type ClientConfig struct {
 	// before the connection is taken for dead. 0 means three of the
 	// heartbeat intervals the upstream announces.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// SourceAddr, when set, is the local IP the client dials from.
+	SourceAddr string
+	Logger     *slog.Logger
 }
 
 // DefaultClientConfig returns the defaults; Upstream, Secret, NodeID and

@@ -51,6 +51,9 @@ type receiver struct {
 func (cl *Client) session(ctx context.Context) (progressed bool, err error) {
 	cl.update(func(st *ClientStatus) { st.State, st.Connected = StateConnecting, false })
 	d := net.Dialer{Timeout: handshakeTimeout}
+	if cl.cfg.SourceAddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cl.cfg.SourceAddr)}
+	}
 	nc, err := d.DialContext(ctx, "tcp", cl.cfg.Upstream)
 	if err != nil {
 		return false, fmt.Errorf("connect to upstream %s: %w", cl.cfg.Upstream, err)

@@ -91,6 +91,19 @@ flags, which override the file.`,
 	f.Int64Var(&flags.MaxSlotLogSize, "max-slot-log-size", flags.MaxSlotLogSize, "bytes of log a replica's slot may hold before it is marked lost")
 	f.BoolVar(&flags.ForwardWrites, "forward-writes", flags.ForwardWrites, "replica: forward writes and weak/strong reads to the primary (else refuse them)")
 	f.DurationVar(&flags.Heartbeat, "heartbeat", flags.Heartbeat, "replication heartbeat interval")
+	f.StringVar(&flags.RaftAddr, "raft-addr", "", "HA: raft address of this member of the cluster state (enables automatic failover; the role then comes from the cluster)")
+	f.BoolVar(&flags.Bootstrap, "bootstrap", false, "HA: start a new cluster with this node as its first member and primary")
+	f.StringVar(&flags.Join, "join", "", "HA: HTTP address of any member of the cluster to join")
+	f.BoolVar(&flags.NonVoter, "non-voter", false, "HA: join without a raft vote (a read replica; still promotable unless --nofailover)")
+	f.IntVar(&flags.Priority, "priority", 0, "HA: failover priority among equally up-to-date candidates (larger wins)")
+	f.BoolVar(&flags.NoFailover, "nofailover", false, "HA: never promote this node automatically")
+	f.Int64Var(&flags.MaxLagOnFailover, "max-lag-on-failover", flags.MaxLagOnFailover, "HA, async commit: bytes a failover candidate may lag the old primary")
+	f.StringVar(&flags.RaftAdvertise, "raft-advertise", "", "HA: raft address the other members dial, if not --raft-addr")
+	f.StringVar(&flags.HTTPAdvertise, "http-advertise", "", "HA: HTTP address the other members dial, if not --http-addr")
+	f.StringVar(&flags.ReplAdvertise, "repl-advertise", "", "HA: replication address the other members dial, if not --repl-addr")
+	f.StringVar(&flags.SourceAddr, "source-addr", "", "local IP to dial other nodes from (default: the system's choice)")
+	f.DurationVar(&flags.LeaseDuration, "lease-duration", flags.LeaseDuration, "HA: the primary's lease; a dead primary is replaced after it expires")
+	f.DurationVar(&flags.LeaseMargin, "lease-margin", flags.LeaseMargin, "HA: the primary stops writing this long before its lease ends (must exceed clock offsets)")
 	return cmd
 }
 
@@ -110,30 +123,43 @@ func loadConfig(path string, fs *pflag.FlagSet, flags *node.Config) (node.Config
 		}
 	}
 	set := map[string]func(){
-		"node-id":           func() { cfg.NodeID = flags.NodeID },
-		"data-dir":          func() { cfg.DataDir = flags.DataDir },
-		"http-addr":         func() { cfg.HTTPAddr = flags.HTTPAddr },
-		"format":            func() { cfg.Format = flags.Format },
-		"segment-size":      func() { cfg.SegmentSize = flags.SegmentSize },
-		"log-retain-bytes":  func() { cfg.LogRetainBytes = flags.LogRetainBytes },
-		"max-batch":         func() { cfg.MaxBatch = flags.MaxBatch },
-		"queue-size":        func() { cfg.QueueSize = flags.QueueSize },
-		"max-request-size":  func() { cfg.MaxRequestBytes = flags.MaxRequestBytes },
-		"max-statements":    func() { cfg.MaxStatements = flags.MaxStatements },
-		"read-conns":        func() { cfg.ReadConns = flags.ReadConns },
-		"write-timeout":     func() { cfg.WriteTimeout = flags.WriteTimeout },
-		"repl-addr":         func() { cfg.ReplAddr = flags.ReplAddr },
-		"primary":           func() { cfg.Primary = flags.Primary },
-		"cluster-secret":    func() { cfg.ClusterSecret = flags.ClusterSecret },
-		"compression":       func() { cfg.Compression = flags.Compression },
-		"sync-standbys":     func() { cfg.SyncStandbys = flags.SyncStandbys },
-		"sync-mode":         func() { cfg.SyncMode = flags.SyncMode },
-		"sync-timeout":      func() { cfg.SyncTimeout = flags.SyncTimeout },
-		"sync-point":        func() { cfg.SyncPoint = flags.SyncPoint },
-		"apply-delay":       func() { cfg.ApplyDelay = flags.ApplyDelay },
-		"max-slot-log-size": func() { cfg.MaxSlotLogSize = flags.MaxSlotLogSize },
-		"forward-writes":    func() { cfg.ForwardWrites = flags.ForwardWrites },
-		"heartbeat":         func() { cfg.Heartbeat = flags.Heartbeat },
+		"node-id":             func() { cfg.NodeID = flags.NodeID },
+		"data-dir":            func() { cfg.DataDir = flags.DataDir },
+		"http-addr":           func() { cfg.HTTPAddr = flags.HTTPAddr },
+		"format":              func() { cfg.Format = flags.Format },
+		"segment-size":        func() { cfg.SegmentSize = flags.SegmentSize },
+		"log-retain-bytes":    func() { cfg.LogRetainBytes = flags.LogRetainBytes },
+		"max-batch":           func() { cfg.MaxBatch = flags.MaxBatch },
+		"queue-size":          func() { cfg.QueueSize = flags.QueueSize },
+		"max-request-size":    func() { cfg.MaxRequestBytes = flags.MaxRequestBytes },
+		"max-statements":      func() { cfg.MaxStatements = flags.MaxStatements },
+		"read-conns":          func() { cfg.ReadConns = flags.ReadConns },
+		"write-timeout":       func() { cfg.WriteTimeout = flags.WriteTimeout },
+		"repl-addr":           func() { cfg.ReplAddr = flags.ReplAddr },
+		"primary":             func() { cfg.Primary = flags.Primary },
+		"cluster-secret":      func() { cfg.ClusterSecret = flags.ClusterSecret },
+		"compression":         func() { cfg.Compression = flags.Compression },
+		"sync-standbys":       func() { cfg.SyncStandbys = flags.SyncStandbys },
+		"sync-mode":           func() { cfg.SyncMode = flags.SyncMode },
+		"sync-timeout":        func() { cfg.SyncTimeout = flags.SyncTimeout },
+		"sync-point":          func() { cfg.SyncPoint = flags.SyncPoint },
+		"apply-delay":         func() { cfg.ApplyDelay = flags.ApplyDelay },
+		"max-slot-log-size":   func() { cfg.MaxSlotLogSize = flags.MaxSlotLogSize },
+		"forward-writes":      func() { cfg.ForwardWrites = flags.ForwardWrites },
+		"heartbeat":           func() { cfg.Heartbeat = flags.Heartbeat },
+		"raft-addr":           func() { cfg.RaftAddr = flags.RaftAddr },
+		"bootstrap":           func() { cfg.Bootstrap = flags.Bootstrap },
+		"join":                func() { cfg.Join = flags.Join },
+		"non-voter":           func() { cfg.NonVoter = flags.NonVoter },
+		"priority":            func() { cfg.Priority = flags.Priority },
+		"nofailover":          func() { cfg.NoFailover = flags.NoFailover },
+		"max-lag-on-failover": func() { cfg.MaxLagOnFailover = flags.MaxLagOnFailover },
+		"raft-advertise":      func() { cfg.RaftAdvertise = flags.RaftAdvertise },
+		"http-advertise":      func() { cfg.HTTPAdvertise = flags.HTTPAdvertise },
+		"repl-advertise":      func() { cfg.ReplAdvertise = flags.ReplAdvertise },
+		"source-addr":         func() { cfg.SourceAddr = flags.SourceAddr },
+		"lease-duration":      func() { cfg.LeaseDuration = flags.LeaseDuration },
+		"lease-margin":        func() { cfg.LeaseMargin = flags.LeaseMargin },
 	}
 	fs.Visit(func(f *pflag.Flag) {
 		if apply, ok := set[f.Name]; ok {
