@@ -53,8 +53,19 @@ func (n *Node) Query(ctx context.Context, req *command.QueryRequest) ([]command.
 				return nil, &readError{fmt.Sprintf("this replica is %v behind its primary, over max_lag %v; read from the primary, or allow more lag", lag.Round(time.Millisecond), req.MaxLag), http.StatusServiceUnavailable}
 			}
 		}
+		return n.db.Query(ctx, req, true)
 	}
-	return n.db.Query(ctx, req, true)
+	primaryRead := req.Level == command.ReadWeak || req.Level == command.ReadStrong
+	if primaryRead && !n.mayWrite() {
+		// Without its lease this node may no longer be the primary: a
+		// newer one may have acknowledged writes it does not have.
+		return nil, n.errNoLease()
+	}
+	res, err := n.db.Query(ctx, req, true)
+	if err == nil && req.Level == command.ReadStrong && !n.mayWrite() {
+		return nil, n.errNoLease()
+	}
+	return res, err
 }
 
 // waitApplied waits until this node's database holds at (a write's commit

@@ -3,6 +3,7 @@ package nodetest_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,39 @@ func TestHA_SwitchoverThroughClusterState(t *testing.T) {
 	if st := c.Status(t, "n1"); st.Node.Role != "replica" {
 		t.Fatalf("old primary is %s", st.Node.Role)
 	}
+}
+
+// A primary that loses the majority cannot renew its lease: it refuses
+// writes within the lease duration, and takes them again once the
+// majority is back (nobody else could be promoted without a quorum).
+func TestHA_PrimaryWithoutQuorumStopsWriting(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", c.HA(t, "n1"))
+	c.Start(t, "n2", c.HA(t, "n2"))
+	c.Start(t, "n3", c.HA(t, "n3"))
+	haPrimary(t, c, "n1")
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	c.Stop(t, "n2")
+	c.Stop(t, "n3")
+	lost := time.Now()
+	nodetest.WaitFor(t, 5*time.Second, "n1 to refuse writes without its lease", func() (bool, string) {
+		_, err := c.Execute("n1", command.CommitLocal, "INSERT INTO t VALUES(NULL)")
+		if err == nil {
+			return false, "write accepted"
+		}
+		return strings.Contains(err.Error(), "lease"), err.Error()
+	})
+	if d := time.Since(lost); d > 2*time.Second {
+		t.Fatalf("n1 kept writing %v after losing its quorum, want within the 800ms lease", d)
+	}
+	if st := c.Status(t, "n1"); st.Cluster.MayWrite {
+		t.Fatalf("status says n1 may write: %+v", st.Cluster)
+	}
+	if _, err := c.Read("n1", &command.QueryRequest{Level: command.ReadStrong,
+		Statements: []command.Statement{{SQL: "SELECT count(*) FROM t"}}}); err == nil {
+		t.Fatal("strong read served by a primary without its lease")
+	}
+	c.Restart(t, "n2", c.HA(t, "n2"))
+	p := haPrimary(t, c, "n1", "n2")
+	c.Exec(t, p, "INSERT INTO t VALUES(NULL)")
 }
