@@ -102,6 +102,11 @@ type Config struct {
 	// SourceAddr is the local IP this node dials other nodes from; empty
 	// lets the system choose.
 	SourceAddr string `yaml:"source-addr"`
+	// ClockOffset shifts the wall clock the node's hybrid logical clock
+	// reads (commit timestamps, lag): a fault-injection knob for testing
+	// clock skew. The HA lease assumes offsets under LeaseMargin and does
+	// not use it.
+	ClockOffset time.Duration `yaml:"clock-offset"`
 	// LeaseDuration and LeaseMargin time the primary's lease; see ha.Config.
 	LeaseDuration time.Duration `yaml:"lease-duration"`
 	LeaseMargin   time.Duration `yaml:"lease-margin"`

@@ -110,7 +110,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(nil), start: time.Now(),
+	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(wallClock(cfg.ClockOffset)), start: time.Now(),
 		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}),
 		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{source: cfg.SourceAddr}, visible: newWatermark(0)}
 	idle := make(chan struct{})
@@ -335,4 +335,13 @@ func (n *Node) failure() error {
 		return fmt.Errorf("%w: %v; restart the node to recover from the log", ErrWriteFailed, *p)
 	}
 	return nil
+}
+
+// wallClock is the HLC's wall time: the system clock, shifted by offset
+// when a test injects clock skew.
+func wallClock(offset time.Duration) func() time.Time {
+	if offset == 0 {
+		return nil
+	}
+	return func() time.Time { return time.Now().Add(offset) }
 }

@@ -102,6 +102,7 @@ flags, which override the file.`,
 	f.StringVar(&flags.HTTPAdvertise, "http-advertise", "", "HA: HTTP address the other members dial, if not --http-addr")
 	f.StringVar(&flags.ReplAdvertise, "repl-advertise", "", "HA: replication address the other members dial, if not --repl-addr")
 	f.StringVar(&flags.SourceAddr, "source-addr", "", "local IP to dial other nodes from (default: the system's choice)")
+	f.DurationVar(&flags.ClockOffset, "clock-offset", 0, "testing: shift this node's hybrid logical clock by this much (simulates clock skew)")
 	f.DurationVar(&flags.LeaseDuration, "lease-duration", flags.LeaseDuration, "HA: the primary's lease; a dead primary is replaced after it expires")
 	f.DurationVar(&flags.LeaseMargin, "lease-margin", flags.LeaseMargin, "HA: the primary stops writing this long before its lease ends (must exceed clock offsets)")
 	return cmd
@@ -158,6 +159,7 @@ func loadConfig(path string, fs *pflag.FlagSet, flags *node.Config) (node.Config
 		"http-advertise":      func() { cfg.HTTPAdvertise = flags.HTTPAdvertise },
 		"repl-advertise":      func() { cfg.ReplAdvertise = flags.ReplAdvertise },
 		"source-addr":         func() { cfg.SourceAddr = flags.SourceAddr },
+		"clock-offset":        func() { cfg.ClockOffset = flags.ClockOffset },
 		"lease-duration":      func() { cfg.LeaseDuration = flags.LeaseDuration },
 		"lease-margin":        func() { cfg.LeaseMargin = flags.LeaseMargin },
 	}
