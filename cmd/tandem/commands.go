@@ -10,6 +10,7 @@ func subcommands() []*cobra.Command {
 		serveCommand(),
 		promoteCommand(),
 		switchoverCommand(),
+		clusterCommand(),
 		logCommand(),
 		statusCommand(),
 		replicaCommand(),

@@ -29,9 +29,15 @@ func switchoverCommand() *cobra.Command {
 writes (they get a retryable 503), waits until the replica has applied its
 last transaction, promotes it to a new term, and follows it as a replica. Its
 own replicas keep streaming from it, cascaded. The output says how long
-writes were refused.`,
-		Example: `  tandem switchover --addr 127.0.0.1:4001 --to 127.0.0.1:4002`,
-		Args:    cobra.NoArgs,
+writes were refused.
+
+In an HA cluster (nodes started with --raft-addr) the handover goes through
+the cluster state: --to may be the target's member id (as tandem cluster
+members lists it) or its HTTP address, and the primary releases its lease
+so the target is promoted at once in the next term.`,
+		Example: `  tandem switchover --addr 127.0.0.1:4001 --to 127.0.0.1:4002
+  tandem switchover --addr 127.0.0.1:4001 --to n2`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
 				return fmt.Errorf("switchover: --to is required: the HTTP address of the replica to promote")
@@ -45,7 +51,7 @@ writes were refused.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4001", "HTTP address of the current primary")
-	cmd.Flags().StringVar(&to, "to", "", "HTTP address of the replica to promote")
+	cmd.Flags().StringVar(&to, "to", "", "HTTP address of the replica to promote; in an HA cluster, its member id or HTTP address")
 	return cmd
 }
 

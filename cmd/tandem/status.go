@@ -10,12 +10,14 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-db/tandem/client"
+	"github.com/tandem-db/tandem/ha"
 )
 
 // statusCommand is `tandem status`: a node's /status document, summed up
@@ -32,7 +34,9 @@ func statusCommand() *cobra.Command {
 replica with its own replicas) one row per standby with its sent, written,
 flushed and applied LSN and its lag, and the synchronous replication
 settings; on a replica its upstream, what it received, flushed and applied,
-its lag and, when its applier stopped, the transaction it stopped on.`,
+its lag and, when its applier stopped, the transaction it stopped on; on a
+member of an HA cluster the cluster's primary, term and lease, the raft
+leader, the members and the latest failovers.`,
 		Example: `  tandem status --addr 127.0.0.1:4001
   tandem status --addr 127.0.0.1:4002 --json`,
 		Args: cobra.NoArgs,
@@ -143,6 +147,26 @@ type statusDoc struct {
 	} `json:"writer"`
 	Replication *replicationDoc `json:"replication"`
 	Upstream    *upstreamDoc    `json:"upstream"`
+	Cluster     *clusterDoc     `json:"cluster"`
+}
+
+// clusterDoc is an HA member's view of the cluster state.
+type clusterDoc struct {
+	RaftAddr    string          `json:"raft_addr"`
+	RaftLeader  string          `json:"raft_leader"`
+	IsLeader    bool            `json:"is_raft_leader"`
+	Primary     string          `json:"primary"`
+	Term        uint64          `json:"term"`
+	Lease       ha.Lease        `json:"lease"`
+	LeaseLeftMs int64           `json:"lease_left_ms"`
+	MayWrite    bool            `json:"may_write"`
+	Forced      bool            `json:"forced_promote"`
+	Commit      ha.CommitConfig `json:"commit"`
+	Members     []ha.Member     `json:"members"`
+	History     []ha.Event      `json:"history"`
+	Failover    string          `json:"last_failover"`
+	RenewError  string          `json:"lease_renew_error"`
+	RewindError string          `json:"rewind_error"`
 }
 
 // replicationDoc is an upstream's view of its standbys.
@@ -237,6 +261,88 @@ func printStatus(w io.Writer, st *statusDoc, addr string, now time.Time) {
 	}
 	if r := st.Replication; r != nil {
 		printReplication(w, r)
+	}
+	if c := st.Cluster; c != nil {
+		printCluster(w, c, n.ID, n.Role, n.Term)
+	}
+}
+
+// statusEvents is how many of the latest events status shows.
+const statusEvents = 5
+
+// printCluster prints an HA member's view of the cluster: who is primary
+// in which term, the lease, the raft leader, the members and the latest
+// events; self, role and term are the node's own.
+func printCluster(w io.Writer, c *clusterDoc, self, role string, term uint64) {
+	leader := leaderName(c.RaftLeader)
+	if c.IsLeader {
+		leader += " (this node)"
+	}
+	fmt.Fprintf(w, "cluster: primary %s, term %d, raft leader %s; raft %s\n", orDash(c.Primary), c.Term, leader, orDash(c.RaftAddr))
+	lease := leaseText(c.Lease, c.Primary, time.Duration(c.LeaseLeftMs)*time.Millisecond)
+	if role == "primary" {
+		if c.MayWrite {
+			lease += "; this node may write"
+		} else {
+			lease += "; THIS NODE MAY NOT WRITE: it holds no lease"
+		}
+	}
+	fmt.Fprintf(w, "  lease: %s\n", lease)
+	switch {
+	case c.Forced:
+		fmt.Fprintf(w, "  FORCED PROMOTE: this node writes without a lease until the cluster state moves past its term %d\n", term)
+	case role == "primary" && c.Primary != self:
+		fmt.Fprintf(w, "  this node still acts as primary but the cluster's primary is %s: it is stepping down\n", orDash(c.Primary))
+	case role == "replica" && c.Primary == self:
+		fmt.Fprintln(w, "  the cluster state made this node the primary: it is being promoted")
+	}
+	fmt.Fprintf(w, "  commit: %s\n", commitText(c.Commit))
+	ms := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		var tags []string
+		if m.ID == c.Primary {
+			tags = append(tags, "primary")
+		}
+		if m.ID == self {
+			tags = append(tags, "this node")
+		}
+		if m.Priority != 0 {
+			tags = append(tags, fmt.Sprintf("priority %d", m.Priority))
+		}
+		if m.NoFailover {
+			tags = append(tags, "nofailover")
+		}
+		if !m.Voter {
+			tags = append(tags, "non-voter")
+		}
+		ms[i] = m.ID
+		if len(tags) > 0 {
+			ms[i] += " (" + strings.Join(tags, ", ") + ")"
+		}
+	}
+	fmt.Fprintf(w, "  members: %s\n", orDash(strings.Join(ms, ", ")))
+	if !slices.ContainsFunc(c.Members, func(m ha.Member) bool { return m.ID == self }) {
+		fmt.Fprintf(w, "  THIS NODE IS NOT A MEMBER of the cluster state (it was removed): stop it, or empty its data dir and start it with --join\n")
+	}
+	if h := c.History; len(h) > 0 {
+		if k := len(h) - statusEvents; k > 0 {
+			fmt.Fprintf(w, "  history (the latest %d of %d):\n", statusEvents, len(h))
+			h = h[k:]
+		} else {
+			fmt.Fprintln(w, "  history:")
+		}
+		for _, e := range h {
+			fmt.Fprintf(w, "    %s\n", eventLine(e))
+		}
+	}
+	if c.Failover != "" {
+		fmt.Fprintf(w, "  last failover this node tried as raft leader: %s\n", c.Failover)
+	}
+	if c.RenewError != "" && role == "primary" { // a replica does not renew; its error is from before
+		fmt.Fprintf(w, "  LEASE RENEWAL FAILING: %s\n", c.RenewError)
+	}
+	if c.RewindError != "" {
+		fmt.Fprintf(w, "  AUTOMATIC REWIND FAILED: %s\n", c.RewindError)
 	}
 }
 

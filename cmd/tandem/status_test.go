@@ -104,6 +104,67 @@ upstream: 10.0.0.1:5001 (primary http -), seeding, connected
   last message 2026-03-01T12:00:10Z (0s ago); apply delay -; lag 0.000 s, 0 B behind
 `
 
+const haPrimaryStatusJSON = `{
+  "node": {"id": "n1", "role": "primary", "term": 3, "http_addr": "10.0.0.1:4001", "repl_addr": "10.0.0.1:5001", "uptime": "1h0m10s", "ready": true},
+  "log": {"first_lsn": "0/00000000", "end_lsn": "0/0012D687", "durable_lsn": "0/0012D687", "segments": 1, "bytes": 2048},
+  "db": {"applied_lsn": "0/0012D687"},
+  "cluster": {"raft_addr": "10.0.0.1:7001", "raft_leader": "n1", "is_raft_leader": true, "primary": "n1", "term": 3,
+    "lease": {"holder": "n1", "term": 3, "expires": "2026-03-01T12:00:09Z", "flushed_lsn": "0/0012D600"}, "lease_left_ms": 0,
+    "may_write": false, "commit": {"sync_standbys": "ANY 1 (n2,n3)", "mode": "strict", "timeout": 10000000000},
+    "members": [
+      {"id": "n1", "http_addr": "10.0.0.1:4001", "repl_addr": "10.0.0.1:5001", "raft_addr": "10.0.0.1:7001", "voter": true},
+      {"id": "n2", "http_addr": "10.0.0.2:4001", "repl_addr": "10.0.0.2:5001", "raft_addr": "10.0.0.2:7001", "priority": 5, "voter": true},
+      {"id": "n3", "http_addr": "10.0.0.3:4001", "repl_addr": "10.0.0.3:5001", "raft_addr": "10.0.0.3:7001", "nofailover": true, "voter": false}],
+    "history": [
+      {"at": "2026-03-01T11:00:00Z", "kind": "member", "new": "n1", "reason": "added n1 (raft 10.0.0.1:7001, voter true)"},
+      {"at": "2026-03-01T11:00:00.001Z", "kind": "promote", "new": "n1", "term": 1, "reason": "bootstrapped the cluster"},
+      {"at": "2026-03-01T11:00:01Z", "kind": "member", "new": "n2", "reason": "added n2 (raft 10.0.0.2:7001, voter true)"},
+      {"at": "2026-03-01T11:10:00Z", "kind": "failover", "old": "n1", "new": "n2", "term": 2, "lsn": "0/00001000", "reason": "the lease of n1 (term 1) expired"},
+      {"at": "2026-03-01T11:10:02Z", "kind": "rewind", "old": "n1", "new": "n2", "term": 1, "lsn": "0/00000F00", "reason": "rewound 2 transactions"},
+      {"at": "2026-03-01T11:20:00.250Z", "kind": "switchover", "old": "n2", "new": "n1", "term": 3, "lsn": "0/00002000", "reason": "switchover from n2 at LSN 0/00002000"}],
+    "lease_renew_error": "context deadline exceeded"}
+}`
+
+const haPrimaryStatusText = `node n1: primary, term 3, ready, up 1h0m10s
+  http 10.0.0.1:4001, replication 10.0.0.1:5001
+log: 0/00000000..0/0012D687, durable 0/0012D687, 1 segment, 2.0 KiB
+db:  applied 0/0012D687, last gtid -
+cluster: primary n1, term 3, raft leader n1 (this node); raft 10.0.0.1:7001
+  lease: held by n1 for term 3, EXPIRED at 2026-03-01T12:00:09.000Z, flushed 0/0012D600 at the last renewal; THIS NODE MAY NOT WRITE: it holds no lease
+  commit: sync standbys ANY 1 (n2,n3), mode strict, timeout 10s
+  members: n1 (primary, this node), n2 (priority 5), n3 (nofailover, non-voter)
+  history (the latest 5 of 6):
+    2026-03-01T11:00:00.001Z promote - -> n1, term 1 at 0/00000000: bootstrapped the cluster
+    2026-03-01T11:00:01.000Z member: added n2 (raft 10.0.0.2:7001, voter true)
+    2026-03-01T11:10:00.000Z failover n1 -> n2, term 2 at 0/00001000: the lease of n1 (term 1) expired
+    2026-03-01T11:10:02.000Z rewind n1 -> n2, term 1 at 0/00000F00: rewound 2 transactions
+    2026-03-01T11:20:00.250Z switchover n2 -> n1, term 3 at 0/00002000: switchover from n2 at LSN 0/00002000
+  LEASE RENEWAL FAILING: context deadline exceeded
+`
+
+const haReplicaStatusJSON = `{
+  "node": {"id": "n2", "role": "replica", "term": 2, "http_addr": "10.0.0.2:4001", "uptime": "5m0s", "ready": false},
+  "cluster": {"raft_addr": "10.0.0.2:7001", "raft_leader": "", "primary": "n2", "term": 3,
+    "lease": {}, "lease_left_ms": 0, "may_write": false, "commit": {},
+    "members": [
+      {"id": "n1", "http_addr": "10.0.0.1:4001", "raft_addr": "10.0.0.1:7001", "voter": true},
+      {"id": "n2", "http_addr": "10.0.0.2:4001", "raft_addr": "10.0.0.2:7001", "voter": true}],
+    "last_failover": "failover from n1 (term 2) cannot choose yet: ha: not enough replies to choose safely",
+    "lease_renew_error": "ha: not the primary",
+    "rewind_error": "automatic rewind to the fork point 0/00000F00 failed: statement-format record; re-seed this node"}
+}`
+
+const haReplicaStatusText = `node n2: replica, term 2, not ready (seeding from its upstream), up 5m0s
+  http 10.0.0.2:4001
+cluster: primary n2, term 3, raft leader none (an election is under way, or a majority of the voters is down); raft 10.0.0.2:7001
+  lease: held by no one (n2 has not taken it in this term yet, or released it); the primary writes only while it holds the lease
+  the cluster state made this node the primary: it is being promoted
+  commit: asynchronous (no sync standbys)
+  members: n1, n2 (primary, this node)
+  last failover this node tried as raft leader: failover from n1 (term 2) cannot choose yet: ha: not enough replies to choose safely
+  AUTOMATIC REWIND FAILED: automatic rewind to the fork point 0/00000F00 failed: statement-format record; re-seed this node
+`
+
 func TestPrintStatus(t *testing.T) {
 	tests := []struct {
 		name, addr, doc, want string
@@ -111,6 +172,8 @@ func TestPrintStatus(t *testing.T) {
 		{"primary", "10.0.0.1:4001", primaryStatusJSON, primaryStatusText},
 		{"replica stopped", "10.0.0.2:4001", replicaStatusJSON, replicaStatusText},
 		{"replica seeding", "10.0.0.3:4001", seedingStatusJSON, seedingStatusText},
+		{"HA primary without a lease", "10.0.0.1:4001", haPrimaryStatusJSON, haPrimaryStatusText},
+		{"HA replica", "10.0.0.2:4001", haReplicaStatusJSON, haReplicaStatusText},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
