@@ -69,6 +69,11 @@ type Options struct {
 	DataDir string
 	// Args are extra `tandem serve` flags, e.g. "--segment-size", "4096".
 	Args []string
+	// HTTPAddr, when set, is the --http-addr to listen on, so a restarted
+	// node keeps its address (an HA member's address is in the cluster
+	// state). Start then makes one attempt: a taken port is an error.
+	// Empty picks a free loopback port.
+	HTTPAddr string
 	// ReadyTimeout bounds the wait for /readyz; 0 means 30 s.
 	ReadyTimeout time.Duration
 	// Stderr, when set, also receives the node's stderr.
@@ -104,12 +109,23 @@ type Proc struct {
 	state  *os.ProcessState
 }
 
-// Start runs `tandem serve` on a free loopback port and returns once its
-// /readyz answers 200. A node that exits first is a *StartError; when it
-// exited because the port was taken meanwhile, Start retries on another.
+// Start runs `tandem serve` on a free loopback port (or opts.HTTPAddr)
+// and returns once its /readyz answers 200. A node that exits first is a
+// *StartError; when it exited because a free port was taken meanwhile,
+// Start retries on another.
 func Start(ctx context.Context, opts Options) (*Proc, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 30 * time.Second
+	}
+	if opts.HTTPAddr != "" {
+		p, err := spawn(opts, opts.HTTPAddr)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.waitReady(ctx, opts.ReadyTimeout); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	var last error
 	for range startAttempts {
