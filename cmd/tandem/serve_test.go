@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,4 +62,15 @@ func TestLoadConfig_Errors(t *testing.T) {
 	if _, err := loadConfig(filepath.Join(dir, "missing.yaml"), cmd.Flags(), &flags); err == nil {
 		t.Error("missing file: no error")
 	}
+}
+
+// Raft logs a duration under the key "time"; the logger must print it, not
+// panic taking it for the record's timestamp.
+func TestNewLogger_TimeAttrThatIsNotATime(t *testing.T) {
+	l, err := newLogger("info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("leader lease check", "time", 150*time.Millisecond)
+	l.With("component", "raft").Warn("heartbeat", slog.Group("g", "time", 3))
 }
