@@ -187,6 +187,37 @@ func (c Promote) apply(s *State) error {
 	return nil
 }
 
+func (c Handover) apply(s *State) error {
+	typ := c.CommandType()
+	if err := needNow(typ, c.Now); err != nil {
+		return err
+	}
+	if c.From != s.Primary || s.Primary == "" {
+		return reject(typ, ErrNotPrimary, "%s handed over, but the primary of term %d is %q", c.From, s.Term, s.Primary)
+	}
+	if c.Term != s.Term {
+		return reject(typ, ErrStaleTerm, "%s handed over term %d but the cluster is in term %d", c.From, c.Term, s.Term)
+	}
+	if s.Lease.Held(c.Now) && s.Lease.Holder != c.From {
+		return reject(typ, ErrLeaseHeld, "lease held by %s until %s", s.Lease.Holder, fmtTime(s.Lease.Expires))
+	}
+	m, err := member(s, typ, c.To)
+	if err != nil {
+		return err
+	}
+	if c.To == c.From {
+		return reject(typ, ErrBadCommand, "handover to %s, which is already the primary", c.To)
+	}
+	if m.NoFailover {
+		return reject(typ, ErrNoFailover, "%s is tagged nofailover; clear the tag first (set_tags) to hand over to it", c.To)
+	}
+	s.Primary, s.Term = c.To, c.Term+1
+	s.Lease = Lease{FlushedLSN: c.StartLSN}
+	s.TermHistory = append(s.TermHistory, TermStart{Term: s.Term, StartLSN: c.StartLSN, Primary: c.To, At: c.Now})
+	s.record(Event{At: c.Now, Kind: KindSwitchover, Old: c.From, New: c.To, Term: s.Term, LSN: c.StartLSN, Reason: c.Reason})
+	return nil
+}
+
 func (c SetCommitConfig) apply(s *State) error {
 	typ := c.CommandType()
 	cfg, err := commitwait.Parse(c.SyncStandbys)

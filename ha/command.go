@@ -91,6 +91,20 @@ type Promote struct {
 	Now        time.Time `json:"now"`
 }
 
+// Handover is a planned switchover in one step: the primary From, which
+// holds the lease of term Term and has stopped writing, gives the role to
+// To, which starts term Term+1 at StartLSN. It releases the lease and
+// promotes To together, so a refused handover (To tagged nofailover meanwhile,
+// say) leaves From the primary with its lease, never a cluster without one.
+type Handover struct {
+	From     string    `json:"from"`
+	Term     uint64    `json:"term"`
+	To       string    `json:"to"`
+	StartLSN lsn.LSN   `json:"start_lsn"`
+	Reason   string    `json:"reason"`
+	Now      time.Time `json:"now"`
+}
+
 // SetCommitConfig sets the synchronous commit config.
 type SetCommitConfig struct {
 	SyncStandbys string        `json:"sync_standbys"`
@@ -111,6 +125,7 @@ func (SetTags) CommandType() string         { return "set_tags" }
 func (RenewLease) CommandType() string      { return "renew_lease" }
 func (ReleaseLease) CommandType() string    { return "release_lease" }
 func (Promote) CommandType() string         { return "promote" }
+func (Handover) CommandType() string        { return "handover" }
 func (SetCommitConfig) CommandType() string { return "set_commit_config" }
 func (RecordEvent) CommandType() string     { return "record_event" }
 
@@ -123,6 +138,7 @@ var commandTypes = map[string]func() Command{
 	"renew_lease":       func() Command { return &RenewLease{} },
 	"release_lease":     func() Command { return &ReleaseLease{} },
 	"promote":           func() Command { return &Promote{} },
+	"handover":          func() Command { return &Handover{} },
 	"set_commit_config": func() Command { return &SetCommitConfig{} },
 	"record_event":      func() Command { return &RecordEvent{} },
 }
@@ -184,6 +200,8 @@ func deref(c Command) Command {
 	case *ReleaseLease:
 		return *c
 	case *Promote:
+		return *c
+	case *Handover:
 		return *c
 	case *SetCommitConfig:
 		return *c

@@ -344,6 +344,9 @@ func (h *haNode) leaseLoop() {
 			}
 		} else {
 			lastAttempt = time.Time{}
+			h.status.Lock()
+			h.status.renewErr = "" // only a lease holder renews
+			h.status.Unlock()
 		}
 		if !lapsed && !n.mayWrite() {
 			lapsed = true
@@ -493,7 +496,7 @@ func (h *haNode) failover(st ha.State) error {
 	n.logger.Warn("failover: promoted a new primary", "old", st.Primary, "new", d.Primary, "term", p.NewTerm, "lsn", d.LSN.String(), "reason", d.Reason)
 	h.noteFailover(nil)
 	h.status.Lock()
-	h.status.lastFailover = "promoted " + d.Primary + ": " + d.Reason
+	h.status.lastFailover, h.status.lastFailoverAt = "promoted "+d.Primary+": "+d.Reason, time.Now()
 	h.status.Unlock()
 	return nil
 }
@@ -886,24 +889,22 @@ func (n *Node) haSwitchover(ctx context.Context, target string) (string, error) 
 	if err != nil {
 		return abort(err)
 	}
-	// Stop renewing, then give the lease up: once that commits, the
-	// target may be promoted at once.
+	// Stop renewing and writing, then hand the lease and the role over in
+	// one command: refused, it leaves this node the primary with its lease.
 	h.hold.Store(true)
 	h.revoke()
 	term := n.term.Load()
-	if err := h.propose(ctx, ha.ReleaseLease{Holder: self, Term: term, Now: time.Now()}); err != nil {
-		return abort(fmt.Errorf("release the lease: %w", err))
-	}
-	p := ha.Promote{NewPrimary: m.ID, NewTerm: term + 1, StartLSN: end, Kind: ha.KindSwitchover, Now: time.Now(),
+	p := ha.Handover{From: self, Term: term, To: m.ID, StartLSN: end, Now: time.Now(),
 		Reason: fmt.Sprintf("switchover from %s at LSN %s", self, end)}
 	if err := h.propose(ctx, p); err != nil {
-		if s := h.cluster.State(); s.Primary != m.ID || s.Term != p.NewTerm {
-			return abort(fmt.Errorf("promote %s: %w", m.ID, err))
+		if s := h.cluster.State(); s.Primary != m.ID || s.Term != term+1 {
+			return abort(fmt.Errorf("hand over to %s: %w", m.ID, err))
 		}
 	}
+	newTerm := term + 1
 	// Writes resume once the target holds its lease.
 	wctx, cancel := context.WithTimeout(ctx, switchoverCatchUp)
-	_, err = h.waitState(wctx, func(s ha.State) bool { return s.Lease.Holder == m.ID && s.Lease.Term == p.NewTerm })
+	_, err = h.waitState(wctx, func(s ha.State) bool { return s.Lease.Holder == m.ID && s.Lease.Term == newTerm })
 	cancel()
 	unavailable := time.Since(start)
 	if err != nil {
@@ -916,7 +917,7 @@ func (n *Node) haSwitchover(ctx context.Context, target string) (string, error) 
 	}
 	n.logger.Warn("switchover done", "new_primary", m.ID, "lsn", end.String(), "unavailable", unavailable.String())
 	return fmt.Sprintf("switched over to %s (term %d) at LSN %s; writes were refused for %v; this node now follows it",
-		m.ID, p.NewTerm, end, unavailable.Round(time.Millisecond)), nil
+		m.ID, newTerm, end, unavailable.Round(time.Millisecond)), nil
 }
 
 // clusterStatus is the cluster section of /status.
@@ -934,6 +935,7 @@ type clusterStatus struct {
 	Members     []ha.Member     `json:"members"`
 	History     []ha.Event      `json:"history,omitempty"`
 	Failover    string          `json:"last_failover,omitempty"`
+	FailoverAt  time.Time       `json:"last_failover_at,omitzero"`
 	RenewError  string          `json:"lease_renew_error,omitempty"`
 	RewindError string          `json:"rewind_error,omitempty"`
 }
@@ -948,7 +950,7 @@ func (h *haNode) clusterStatus() *clusterStatus {
 	}
 	cs.MayWrite = !h.n.isReplica() && h.n.mayWrite()
 	h.status.Lock()
-	cs.Failover, cs.RenewError, cs.RewindError = h.status.lastFailover, h.status.renewErr, h.status.rewindErr
+	cs.Failover, cs.FailoverAt, cs.RenewError, cs.RewindError = h.status.lastFailover, h.status.lastFailoverAt, h.status.renewErr, h.status.rewindErr
 	h.status.Unlock()
 	return cs
 }
