@@ -82,6 +82,13 @@ type Node struct {
 	lastTerm        atomic.Uint64 // term of the last record in the log
 	terms           *termHistory
 	seq             uint64 // last GTID sequence number this node assigned
+	// ownSeen is the highest sequence number of this node's own GTIDs in
+	// its log, found by a scan at start (ownScanned closes when it is
+	// done) and kept up as a replica receives records: a promotion goes on
+	// from it without scanning the log on the failover path.
+	ownSeen    atomic.Uint64
+	ownScanned chan struct{}
+	ownScanErr error // set before ownScanned closes
 	failed          atomic.Pointer[error]
 	recovery        recoveryInfo
 	stats           writeStats
@@ -207,6 +214,16 @@ func (n *Node) storageReady() error {
 		return err
 	}
 	n.slots = slots
+	n.ownScanned = make(chan struct{})
+	n.goFunc(func() {
+		defer close(n.ownScanned)
+		seq, err := n.lastOwnSeq()
+		if err != nil {
+			n.ownScanErr = err
+			return
+		}
+		raiseTo(&n.ownSeen, seq)
+	})
 	if n.isReplica() {
 		applied, _, err := n.db.Applied(n.ctx)
 		if err != nil {
@@ -344,4 +361,14 @@ func wallClock(offset time.Duration) func() time.Time {
 		return nil
 	}
 	return func() time.Time { return time.Now().Add(offset) }
+}
+
+// raiseTo sets a to v if v is larger.
+func raiseTo(a *atomic.Uint64, v uint64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }

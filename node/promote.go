@@ -96,10 +96,15 @@ func (n *Node) promoteLocked(ctx context.Context, term uint64, kind, reason stri
 	n.stopApplier()
 	<-n.applierDone
 
-	seq, err := n.lastOwnSeq()
-	if err != nil {
+	select {
+	case <-n.ownScanned:
+	case <-ctx.Done():
+		return "", fmt.Errorf("promote: waiting for the scan of this node's own GTIDs: %w; the node is still a replica, with streaming stopped: restart it to resume", ctx.Err())
+	}
+	if err := n.ownScanErr; err != nil {
 		return "", fmt.Errorf("promote: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
 	}
+	seq := n.ownSeen.Load()
 	end := n.log.End()
 	if err := n.terms.add(term, end); err != nil {
 		return "", fmt.Errorf("promote: %w", err)

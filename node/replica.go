@@ -33,6 +33,9 @@ func (s sink) Append(recs []*rlog.Record) error {
 		return err
 	}
 	for _, r := range recs {
+		if r.GTID.Origin == s.n.id.UUID {
+			raiseTo(&s.n.ownSeen, r.GTID.Seq)
+		}
 		if r.Term > s.n.lastTerm.Load() {
 			// A new term begins here: keep it in the term history.
 			if err := s.n.terms.add(r.Term, r.LSN); err != nil {
