@@ -137,7 +137,7 @@ func (c *Cluster) Start(id string, args ...string) *Member {
 	for range 5 {
 		// The addresses are free until a member records them; a port taken
 		// meanwhile is picked again.
-		ports, perr := freePorts(3)
+		ports, perr := FreePorts(3)
 		if perr != nil {
 			c.t.Fatal(perr)
 		}
@@ -281,27 +281,10 @@ func (c *Cluster) CheckExits() {
 		default:
 			continue
 		}
-		stderr := p.Stderr()
-		if bug := knownBug(stderr); bug != "" {
-			m.down = true
-			c.t.Skipf("blocked on: %s (member %s exited with code %d)", bug, m.ID, p.ExitCode())
-		}
 		m.down = true // report it once
 		c.t.Fatalf("hatest: member %s exited with code %d while the test expected it to run; stderr (raft lines left out):\n%s",
-			m.ID, p.ExitCode(), crashtest.Tail(withoutRaft(stderr), 6000))
+			m.ID, p.ExitCode(), crashtest.Tail(withoutRaft(p.Stderr()), 6000))
 	}
-}
-
-// knownBug names a known, reported defect of tandem serve that stderr
-// shows, or "" for any other exit. A test that hits one is skipped so the
-// build stays green until the fix lands; remove an entry once it has.
-func knownBug(stderr string) string {
-	if strings.Contains(stderr, "panic: Value kind is Duration, not Time") {
-		return "tandem serve's log handler (cmd/tandem/serve.go newLogger, ReplaceAttr) calls Value.Time on every " +
-			"attribute named \"time\"; raft's leader logs \"failed to contact\" with a Duration under that key " +
-			"once a peer is dead, so the new raft leader panics on the first failover"
-	}
-	return ""
 }
 
 // client returns a client for a member with a short timeout; the caller

@@ -24,9 +24,9 @@ var ports struct {
 	given map[int]bool // never hand out a port twice in one test binary
 }
 
-// freePorts returns n loopback addresses whose ports were free a moment
+// FreePorts returns n loopback addresses whose ports were free a moment
 // ago, outside the ephemeral range.
-func freePorts(n int) ([]string, error) {
+func FreePorts(n int) ([]string, error) {
 	ports.Lock()
 	defer ports.Unlock()
 	if ports.given == nil {
