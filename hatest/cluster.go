@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,6 +27,11 @@ type Options struct {
 	Args []string
 	// ReadyTimeout bounds each start; 0 means 30 s.
 	ReadyTimeout time.Duration
+	// Proxies puts a proxy in front of every member's replication
+	// address (advertised with --repl-advertise) and has each member dial
+	// from its own loopback IP (--source-addr), so that Hold can make
+	// chosen replicas fall behind.
+	Proxies bool
 }
 
 // Cluster is a set of `tandem serve` processes forming one HA cluster.
@@ -51,6 +57,12 @@ type Member struct {
 	// UUID is the node's origin UUID, the first part of the GTIDs it
 	// writes as primary.
 	UUID string
+	// With Options.Proxies: the address the other members stream from,
+	// and the IP this member dials from.
+	ReplAdvertise string
+	SourceIP      string
+
+	proxy *proxy
 
 	args  []string          // the member's own flags, the same on every start
 	procs []*crashtest.Proc // every start; the last may be running
@@ -83,6 +95,9 @@ func (c *Cluster) cleanup() {
 	members := slices.Clone(c.members)
 	c.mu.Unlock()
 	for _, m := range members {
+		if m.proxy != nil {
+			defer m.proxy.stop() // after the member: it holds connections open
+		}
 		for i, p := range m.procs {
 			_ = p.Kill() // the node is gone either way
 			if c.t.Failed() && i >= len(m.procs)-2 {
@@ -137,15 +152,24 @@ func (c *Cluster) Start(id string, args ...string) *Member {
 	for range 5 {
 		// The addresses are free until a member records them; a port taken
 		// meanwhile is picked again.
-		ports, perr := FreePorts(3)
+		ports, perr := FreePorts(4)
 		if perr != nil {
 			c.t.Fatal(perr)
 		}
 		m.HTTPAddr, m.ReplAddr, m.RaftAddr = ports[0], ports[1], ports[2]
+		if c.opts.Proxies {
+			if err = c.startProxy(m, ports[3]); err != nil {
+				continue
+			}
+		}
 		var p *crashtest.Proc
 		if p, err = crashtest.Start(context.Background(), c.procOptions(m)); err == nil {
 			m.procs = append(m.procs, p)
 			break
+		}
+		if m.proxy != nil {
+			m.proxy.stop()
+			m.proxy = nil
 		}
 		var se *crashtest.StartError
 		if !errors.As(err, &se) || !strings.Contains(se.Stderr, "address already in use") {
@@ -163,8 +187,48 @@ func (c *Cluster) Start(id string, args ...string) *Member {
 	return m
 }
 
+// startProxy starts the proxy in front of m's replication address; m
+// dials from its own loopback IP, 127.0.0.(11+n) for the n-th member.
+func (c *Cluster) startProxy(m *Member, addr string) error {
+	p, err := newProxy(addr, m.ReplAddr)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	m.SourceIP = fmt.Sprintf("127.0.0.%d", 11+len(c.members))
+	c.mu.Unlock()
+	m.proxy, m.ReplAdvertise = p, addr
+	return nil
+}
+
+// Hold stops the replication stream from primary to the replicas: the
+// proxy in front of primary forwards nothing more to or from them, so
+// they fall behind. Cut ends the hold. It needs Options.Proxies.
+func (c *Cluster) Hold(primary string, replicas ...string) {
+	c.t.Helper()
+	p := c.Member(primary).proxy
+	if p == nil {
+		c.t.Fatal("hatest: Hold needs Options.Proxies")
+	}
+	var ips []string
+	for _, id := range replicas {
+		ips = append(ips, c.Member(id).SourceIP)
+	}
+	p.hold(ips...)
+}
+
+// Cut resets the held connections to primary, dropping what they were
+// held from receiving, and lets new connections through.
+func (c *Cluster) Cut(primary string) {
+	c.t.Helper()
+	c.Member(primary).proxy.cut()
+}
+
 func (c *Cluster) procOptions(m *Member) crashtest.Options {
 	args := []string{"--repl-addr", m.ReplAddr, "--raft-addr", m.RaftAddr, "--cluster-secret", c.opts.Secret}
+	if m.proxy != nil {
+		args = append(args, "--repl-advertise", m.ReplAdvertise, "--source-addr", m.SourceIP)
+	}
 	args = append(append(args, m.args...), c.opts.Args...)
 	return crashtest.Options{Binary: c.opts.Binary, NodeID: m.ID, DataDir: m.DataDir, HTTPAddr: m.HTTPAddr,
 		Args: args, ReadyTimeout: c.opts.ReadyTimeout}

@@ -51,6 +51,7 @@ type Ack struct {
 	GTID  string
 	LSN   string
 	Via   string    // the member's HTTP address the write was sent to
+	Sent  time.Time // when the request was sent
 	At    time.Time // when the acknowledgement arrived
 }
 
@@ -121,6 +122,7 @@ func (l *Load) writer(w int) {
 		id := l.nextID.Add(1) - 1
 		v := fmt.Sprintf("w%d-%d", w, id)
 		l.tries.Add(1)
+		sent := time.Now()
 		ctx, cancel := context.WithTimeout(l.ctx, l.opts.Timeout)
 		resp, err := l.client(addr).Execute(ctx, []client.Statement{{SQL: "INSERT INTO t(id, v) VALUES(?, ?)", Args: []any{id, v}}},
 			client.ExecOptions{Commit: l.opts.Commit})
@@ -132,7 +134,7 @@ func (l *Load) writer(w int) {
 		if err != nil {
 			l.uncertain[id] = err.Error()
 		} else {
-			l.acks = append(l.acks, Ack{ID: id, Value: v, GTID: resp.GTID, LSN: resp.LSN, Via: addr, At: time.Now()})
+			l.acks = append(l.acks, Ack{ID: id, Value: v, GTID: resp.GTID, LSN: resp.LSN, Via: addr, Sent: sent, At: time.Now()})
 		}
 		l.mu.Unlock()
 		if err != nil {

@@ -34,7 +34,7 @@ func TestRTO(t *testing.T) {
 	if n <= 0 {
 		t.Skip("TestRTO measures failover and switchover times over many rounds; run it with TANDEM_RTO_ROUNDS=10 (bench/scripts/failover.sh)")
 	}
-	c := startThree(t, []string{"--sync-standbys", "ANY 1 (n1,n2,n3)"})
+	c := startThree(t, hatest.Options{}, syncAny1, nil, nil)
 	var rto, sw []time.Duration
 	var swServer []string
 	for round := range n {

@@ -158,9 +158,23 @@ func (c *Cluster) WaitPrimary(timeout time.Duration) string {
 // the table reads the same on all; it returns the table's rows.
 func (c *Cluster) WaitConverged(timeout time.Duration, table string) map[int64]string {
 	c.t.Helper()
+	return c.WaitConvergedOn(timeout, table)
+}
+
+// WaitConvergedOn is WaitConverged for some members only (all running
+// members when none are named); the primary must be one of them.
+func (c *Cluster) WaitConvergedOn(timeout time.Duration, table string, only ...string) map[int64]string {
+	c.t.Helper()
 	var rows map[int64]string
-	c.Poll(timeout, "every member to converge on the primary's log end and contents", func() (bool, string) {
-		ids := c.Running()
+	what := "every member to converge on the primary's log end and contents"
+	if len(only) > 0 {
+		what = strings.Join(only, ", ") + " to converge on the primary's log end and contents"
+	}
+	c.Poll(timeout, what, func() (bool, string) {
+		ids := only
+		if len(ids) == 0 {
+			ids = c.Running()
+		}
 		sts := map[string]Status{}
 		primary := ""
 		var notes []string

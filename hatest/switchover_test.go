@@ -28,7 +28,7 @@ func switchover(t *testing.T, c *hatest.Cluster, from, to string) string {
 // member reads the same.
 func TestSwitchover_UnderLoad(t *testing.T) {
 	rng, seed := seeded(t)
-	c := startThree(t, []string{"--sync-standbys", "ANY 1 (n1,n2,n3)"})
+	c := startThree(t, hatest.Options{}, syncAny1, nil, nil)
 	led := newLedger()
 	for round := range rounds() {
 		old := c.WaitPrimary(primaryTimeout)
