@@ -1,8 +1,8 @@
 # Tandem's build and test entry points. `make test` is what CI runs.
 GO ?= go
-RACE_PKGS := ./rlog/ ./sqlitedb/ ./node/ ./httpapi/ ./bench/ ./client/ ./stream/ ./commitwait/ ./nodetest/
+RACE_PKGS := ./rlog/ ./sqlitedb/ ./node/ ./httpapi/ ./bench/ ./client/ ./stream/ ./commitwait/ ./nodetest/ ./hatest/
 
-.PHONY: test vet unit race fuzz-seeds fuzz build bench crash-long chaos
+.PHONY: test vet unit race fuzz-seeds fuzz build bench crash-long chaos failover-long failover-bench
 
 test: vet unit race fuzz-seeds
 
@@ -41,6 +41,16 @@ bench:
 # Many more crash rounds than CI runs.
 crash-long:
 	TANDEM_CRASH_ROUNDS=50 $(GO) test -count=1 -run TestCrash -timeout 60m ./crashtest/
+
+# Many more failover rounds than CI runs (hatest: kill the primary at
+# remote_flush and async, switchover under load).
+failover-long:
+	TANDEM_HA_ROUNDS=30 $(GO) test -count=1 -timeout 60m ./hatest/
+
+# Failover RTO, switchover unavailability and the lease's cost to write
+# throughput (docs/BENCHMARKS.md, "Failover (issue 4)").
+failover-bench:
+	bench/scripts/failover.sh 10 6
 
 # Long chaos suite: 100 seeded 60 s runs across the workloads (about 105
 # minutes); CI runs the short fixed-seed suite (TestChaos_ShortSuite).
