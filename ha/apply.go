@@ -144,7 +144,7 @@ func (c ReleaseLease) apply(s *State) error {
 		return reject(typ, ErrNotPrimary, "%s (term %d) does not hold the lease; holder is %q (term %d)", c.Holder, c.Term, s.Lease.Holder, s.Lease.Term)
 	}
 	// Keep the holder's last known LSN for the failover that follows.
-	s.Lease = Lease{FlushedLSN: s.Lease.FlushedLSN}
+	s.Lease = Lease{Term: c.Term, FlushedLSN: s.Lease.FlushedLSN, Released: true}
 	return nil
 }
 

@@ -249,6 +249,22 @@ func (c *Cluster) notLeader() error {
 	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 }
 
+// Barrier waits, on the leader, until every command committed before it
+// has been applied to this node's State: a new leader calls it before it
+// acts on the state, which may lag what earlier leaders committed.
+func (c *Cluster) Barrier(ctx context.Context) error {
+	if !c.IsLeader() {
+		return c.notLeader()
+	}
+	var timeout time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(dl); timeout <= 0 {
+			return ctx.Err()
+		}
+	}
+	return c.wait(ctx, c.raft.Barrier(timeout))
+}
+
 // Join adds a node to the raft configuration, as a voter or not, on the
 // leader only. Joining again with the same id and address is a no-op (or
 // changes the node's suffrage); with a new address it replaces the old

@@ -75,6 +75,9 @@ type Lease struct {
 	// FlushedLSN is the primary's durable LSN when it last renewed: the
 	// failover decision's "last known LSN" of the old primary.
 	FlushedLSN lsn.LSN `json:"flushed_lsn,omitempty"`
+	// Released says the holder gave the lease up (it stopped writing
+	// first): a failover need not wait for the lease to run out.
+	Released bool `json:"released,omitempty"`
 }
 
 // Held reports whether someone holds the lease at now.

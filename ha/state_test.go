@@ -94,7 +94,11 @@ func expandMembers(in []string) []string {
 func dumpState(s State) []string {
 	out := []string{fmt.Sprintf("state: term=%d primary=%q", s.Term, s.Primary)}
 	if s.Lease.Holder == "" {
-		out = append(out, fmt.Sprintf("lease: none (flushed=%s)", s.Lease.FlushedLSN))
+		l := fmt.Sprintf("lease: none (flushed=%s)", s.Lease.FlushedLSN)
+		if s.Lease.Released {
+			l = fmt.Sprintf("lease: released in term %d (flushed=%s)", s.Lease.Term, s.Lease.FlushedLSN)
+		}
+		out = append(out, l)
 	} else {
 		out = append(out, fmt.Sprintf("lease: %s term=%d expires=%s flushed=%s", s.Lease.Holder, s.Lease.Term, rel(s.Lease.Expires), s.Lease.FlushedLSN))
 	}

@@ -102,10 +102,10 @@ type Config struct {
 	// SourceAddr is the local IP this node dials other nodes from; empty
 	// lets the system choose.
 	SourceAddr string `yaml:"source-addr"`
-	// ClockOffset shifts the wall clock the node's hybrid logical clock
-	// reads (commit timestamps, lag): a fault-injection knob for testing
-	// clock skew. The HA lease assumes offsets under LeaseMargin and does
-	// not use it.
+	// ClockOffset shifts the node's wall clock: the one its hybrid
+	// logical clock reads (commit timestamps, lag) and the times in its
+	// cluster commands. A fault-injection knob for testing clock skew; the
+	// HA lease fences on monotonic clocks and does not depend on it.
 	ClockOffset time.Duration `yaml:"clock-offset"`
 	// LeaseDuration and LeaseMargin time the primary's lease; see ha.Config.
 	LeaseDuration time.Duration `yaml:"lease-duration"`

@@ -48,6 +48,15 @@ type haNode struct {
 	// kick wakes the lease loop and the reconciler after a role change.
 	kickLease, kickReconcile chan struct{}
 
+	// seen is the manager's view of the lease, on this node's monotonic
+	// clock: when it last saw the lease (or the primary) change.
+	seen struct {
+		key     ha.Lease
+		primary string
+		term    uint64
+		at      time.Time
+	}
+
 	status struct {
 		sync.Mutex
 		lastFailover   string    // the failover manager's last attempt
@@ -134,7 +143,7 @@ func (h *haNode) bootstrap(ctx context.Context, self ha.Member) error {
 		return fmt.Errorf("bootstrap: this node did not become the raft leader: %w", err)
 	}
 	n := h.n
-	now := time.Now()
+	now := n.wall()
 	cmds := []ha.Command{
 		ha.AddMember{Member: self, Now: now},
 		ha.SetCommitConfig{SyncStandbys: n.cfg.SyncStandbys, Mode: n.cfg.SyncMode, Timeout: n.cfg.SyncTimeout},
@@ -194,7 +203,7 @@ func (h *haNode) joinAny(ctx context.Context, st ha.State, self ha.Member) error
 
 // addMember records m and adds it to raft, on the leader.
 func (h *haNode) addMember(ctx context.Context, m ha.Member) error {
-	if err := h.cluster.Apply(ctx, ha.AddMember{Member: m, Now: time.Now()}); err != nil {
+	if err := h.cluster.Apply(ctx, ha.AddMember{Member: m, Now: h.n.wall()}); err != nil {
 		return err
 	}
 	return h.cluster.Join(m.ID, m.RaftAddr, m.Voter)
@@ -375,11 +384,15 @@ func (h *haNode) leaseLoop() {
 func (h *haNode) renew(term uint64) bool {
 	n := h.n
 	h.mu.Lock()
+	// The timer runs on this process's monotonic clock; the command
+	// carries wall times, from the (possibly offset) wall clock.
 	r := h.timer.Renewal(n.cfg.NodeID, term, time.Now(), n.log.Durable())
 	every := h.timer.Duration() / 3
 	h.mu.Unlock()
+	cmd := r
+	cmd.Now, cmd.Until = r.Now.Add(n.cfg.ClockOffset).Round(0), r.Until.Add(n.cfg.ClockOffset).Round(0)
 	ctx, cancel := context.WithTimeout(n.ctx, every)
-	err := h.propose(ctx, r)
+	err := h.propose(ctx, cmd)
 	cancel()
 	if err == nil {
 		h.mu.Lock()
@@ -420,6 +433,8 @@ func (h *haNode) manage() {
 		wait := time.Hour
 		if leader {
 			wait = h.check()
+		} else {
+			h.observe(h.cluster.State()) // time sightings before leading
 		}
 		t.Reset(wait)
 		select {
@@ -429,27 +444,52 @@ func (h *haNode) manage() {
 			if !ok {
 				return
 			}
-			leader = v
+			leader = v && h.caughtUp()
 		case <-states:
 		case <-t.C:
 		}
 	}
 }
 
-// expiry is when the primary of st is considered gone: its lease's end,
-// or, for a primary that has not renewed yet in its term, a lease's
-// length after its promotion.
+// observe notes, on this node's monotonic clock, when it first saw the
+// current lease and primary. The primary stops writing a margin before
+// Until by its own monotonic clock, counted from when it sent the renewal;
+// this node saw the renewal applied after it was sent. So waiting a lease
+// duration from that sighting outlasts the primary's writes whatever the
+// offset between the two wall clocks: only their rates must agree within
+// the margin. A new raft leader, or a restarted node, counts from its own
+// first sighting, which is later still.
+func (h *haNode) observe(st ha.State) {
+	if h.seen.key == st.Lease && h.seen.primary == st.Primary && h.seen.term == st.Term && !h.seen.at.IsZero() {
+		return
+	}
+	h.seen.key, h.seen.primary, h.seen.term, h.seen.at = st.Lease, st.Primary, st.Term, time.Now()
+}
+
+// caughtUp makes a new raft leader apply everything earlier leaders
+// committed before its manager acts: a renewal they accepted must be
+// sighted here (observe) before this node may fail its primary over.
+func (h *haNode) caughtUp() bool {
+	ctx, cancel := context.WithTimeout(h.n.ctx, 5*time.Second)
+	defer cancel()
+	if err := h.cluster.Barrier(ctx); err != nil {
+		h.n.logger.Warn("new raft leader could not catch up with the cluster state; not acting as failover manager until it leads again", "err", err)
+		return false
+	}
+	h.observe(h.cluster.State())
+	return true
+}
+
+// expiry is when the primary of st is considered gone, on the monotonic
+// clock: a lease duration after this node saw its latest renewal (or its
+// promotion, for a primary that has not renewed yet), or at once when it
+// released the lease.
 func (h *haNode) expiry(st ha.State) time.Time {
-	var at time.Time
-	if st.Lease.Holder == st.Primary && st.Lease.Term == st.Term {
-		at = st.Lease.Expires
+	h.observe(st)
+	if st.Lease.Released && st.Lease.Term == st.Term {
+		return h.seen.at
 	}
-	if k := len(st.TermHistory); k > 0 && st.TermHistory[k-1].Term == st.Term {
-		if grace := st.TermHistory[k-1].At.Add(h.timer.Duration()); grace.After(at) {
-			at = grace
-		}
-	}
-	return at
+	return h.seen.at.Add(h.timer.Duration())
 }
 
 // failoverRetry is how soon the manager tries again after a failover
@@ -488,8 +528,16 @@ func (h *haNode) failover(st ha.State) error {
 	if err != nil {
 		return h.noteFailover(fmt.Errorf("failover from %s (term %d) cannot choose yet: %w", st.Primary, st.Term, err))
 	}
-	p := ha.Promote{NewPrimary: d.Primary, NewTerm: st.Term + 1, StartLSN: d.LSN, Kind: ha.KindFailover, Now: time.Now(),
-		Reason: fmt.Sprintf("the lease of %s (term %d) expired at %s; %s", st.Primary, st.Term, st.Lease.Expires.UTC().Format(time.RFC3339Nano), d.Reason)}
+	// The state machine refuses a Promote while the lease is held at Now;
+	// the monotonic wait above is what fences, so Now is at least the
+	// lease's end even when this node's wall clock runs behind the
+	// primary's.
+	now := n.wall()
+	if end := st.Lease.Expires.Add(time.Millisecond); now.Before(end) {
+		now = end
+	}
+	p := ha.Promote{NewPrimary: d.Primary, NewTerm: st.Term + 1, StartLSN: d.LSN, Kind: ha.KindFailover, Now: now,
+		Reason: fmt.Sprintf("%s (term %d) stopped renewing its lease; %s", st.Primary, st.Term, d.Reason)}
 	if err := h.cluster.Apply(ctx, p); err != nil {
 		return h.noteFailover(fmt.Errorf("failover to %s: %w", d.Primary, err))
 	}
@@ -756,7 +804,7 @@ func (h *haNode) rewindIfDiverged(p ha.Member) {
 	}
 	h.noteRewind(nil)
 	n.logger.Warn("rewound a diverged log to follow the cluster's primary", "primary", p.ID, "result", msg)
-	ev := ha.Event{At: time.Now(), Kind: ha.KindRewind, Old: n.cfg.NodeID, New: p.ID, Term: n.term.Load(), LSN: fork, Reason: msg}
+	ev := ha.Event{At: n.wall(), Kind: ha.KindRewind, Old: n.cfg.NodeID, New: p.ID, Term: n.term.Load(), LSN: fork, Reason: msg}
 	if err := h.propose(ctx, ha.RecordEvent{Event: ev}); err != nil {
 		n.logger.Warn("record the rewind in the cluster history", "err", err)
 	}
@@ -799,7 +847,7 @@ func (n *Node) releaseLease() {
 	h.revoke()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err := h.propose(ctx, ha.ReleaseLease{Holder: n.cfg.NodeID, Term: n.term.Load(), Now: time.Now()})
+	err := h.propose(ctx, ha.ReleaseLease{Holder: n.cfg.NodeID, Term: n.term.Load(), Now: n.wall()})
 	if err != nil {
 		n.logger.Warn("shutting down: could not release the lease; the cluster fails over once it expires", "err", err)
 		return
@@ -894,7 +942,7 @@ func (n *Node) haSwitchover(ctx context.Context, target string) (string, error) 
 	h.hold.Store(true)
 	h.revoke()
 	term := n.term.Load()
-	p := ha.Handover{From: self, Term: term, To: m.ID, StartLSN: end, Now: time.Now(),
+	p := ha.Handover{From: self, Term: term, To: m.ID, StartLSN: end, Now: n.wall(),
 		Reason: fmt.Sprintf("switchover from %s at LSN %s", self, end)}
 	if err := h.propose(ctx, p); err != nil {
 		if s := h.cluster.State(); s.Primary != m.ID || s.Term != term+1 {

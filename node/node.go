@@ -89,10 +89,10 @@ type Node struct {
 	ownSeen    atomic.Uint64
 	ownScanned chan struct{}
 	ownScanErr error // set before ownScanned closes
-	failed          atomic.Pointer[error]
-	recovery        recoveryInfo
-	stats           writeStats
-	ha              *haNode // automatic failover; nil without --raft-addr
+	failed     atomic.Pointer[error]
+	recovery   recoveryInfo
+	stats      writeStats
+	ha         *haNode // automatic failover; nil without --raft-addr
 }
 
 // Open opens the node's data directory, recovers it and starts its
@@ -372,3 +372,8 @@ func raiseTo(a *atomic.Uint64, v uint64) {
 		}
 	}
 }
+
+// wall is the node's wall clock (shifted by ClockOffset under test), read
+// for the times in cluster commands. It has no monotonic reading: measure
+// durations with time.Now, never with it.
+func (n *Node) wall() time.Time { return time.Now().Add(n.cfg.ClockOffset).Round(0) }

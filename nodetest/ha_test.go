@@ -104,8 +104,16 @@ func TestHA_SwitchoverThroughClusterState(t *testing.T) {
 // writes within the lease duration, and takes them again once the
 // majority is back (nobody else could be promoted without a quorum).
 func TestHA_PrimaryWithoutQuorumStopsWriting(t *testing.T) {
+	// A primary whose wall clock runs 30 s ahead stops just as soon: its
+	// lease deadline is on its monotonic clock.
+	for _, offset := range []time.Duration{0, 30 * time.Second} {
+		t.Run(fmt.Sprintf("offset=%v", offset), func(t *testing.T) { primaryWithoutQuorum(t, offset) })
+	}
+}
+
+func primaryWithoutQuorum(t *testing.T, offset time.Duration) {
 	c := nodetest.NewCluster(t, nodetest.Options{})
-	c.Start(t, "n1", c.HA(t, "n1"))
+	c.Start(t, "n1", c.HA(t, "n1"), func(cfg *node.Config) { cfg.ClockOffset = offset })
 	c.Start(t, "n2", c.HA(t, "n2"))
 	c.Start(t, "n3", c.HA(t, "n3"))
 	haPrimary(t, c, "n1")
@@ -133,4 +141,39 @@ func TestHA_PrimaryWithoutQuorumStopsWriting(t *testing.T) {
 	c.Restart(t, "n2", c.HA(t, "n2"))
 	p := haPrimary(t, c, "n1", "n2")
 	c.Exec(t, p, "INSERT INTO t VALUES(NULL)")
+}
+
+// The failover manager times the primary's lease on its own monotonic
+// clock, so a manager whose wall clock runs 30 s ahead of the primary's
+// (it reads every lease as long expired) does not depose a healthy primary.
+func TestHA_ClockSkewDoesNotDeposeHealthyPrimary(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", c.HA(t, "n1"), func(cfg *node.Config) { cfg.ClockOffset = 30 * time.Second })
+	c.Start(t, "n2", c.HA(t, "n2"), func(cfg *node.Config) { cfg.ClockOffset = -30 * time.Second })
+	c.Start(t, "n3", c.HA(t, "n3"))
+	haPrimary(t, c, "n1")
+	c.Exec(t, "n1", "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	// n1 keeps the raft leadership (it bootstrapped) and hands the primary
+	// role to n3, whose clock is 30 s behind n1's.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.Node("n1").Switchover(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	haPrimary(t, c, "n3")
+	term := c.Status(t, "n3").Node.Term
+	// Five lease durations: a manager reading n3's lease by its wall
+	// clock would have failed it over at once.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); {
+		c.Exec(t, "n3", "INSERT INTO t VALUES(NULL)")
+		st := c.Status(t, "n3")
+		if st.Node.Role != "primary" || st.Node.Term != term {
+			t.Fatalf("n3 was deposed under clock skew: role %s term %d (was %d); history %+v", st.Node.Role, st.Node.Term, term, st.Cluster.History)
+		}
+	}
+	// A real failure still fails over.
+	c.Stop(t, "n3")
+	if p := haPrimary(t, c, "n1", "n2"); c.Status(t, p).Node.Term <= term {
+		t.Fatalf("no new term after n3 stopped")
+	}
 }

@@ -102,7 +102,7 @@ flags, which override the file.`,
 	f.StringVar(&flags.HTTPAdvertise, "http-advertise", "", "HA: HTTP address the other members dial, if not --http-addr")
 	f.StringVar(&flags.ReplAdvertise, "repl-advertise", "", "HA: replication address the other members dial, if not --repl-addr")
 	f.StringVar(&flags.SourceAddr, "source-addr", "", "local IP to dial other nodes from (default: the system's choice)")
-	f.DurationVar(&flags.ClockOffset, "clock-offset", 0, "testing: shift this node's hybrid logical clock by this much (simulates clock skew)")
+	f.DurationVar(&flags.ClockOffset, "clock-offset", 0, "testing: shift this node's wall clock (HLC, cluster command times) by this much, to simulate clock skew")
 	f.DurationVar(&flags.LeaseDuration, "lease-duration", flags.LeaseDuration, "HA: the primary's lease; a dead primary is replaced after it expires")
 	f.DurationVar(&flags.LeaseMargin, "lease-margin", flags.LeaseMargin, "HA: the primary stops writing this long before its lease ends (must exceed clock offsets)")
 	return cmd
