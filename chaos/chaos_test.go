@@ -20,11 +20,13 @@ type suiteRun struct {
 	name     string
 	workload string
 	commit   string
+	ha       bool
 	events   []Event
 }
 
-// shortSuite covers every fault kind and every checker in four runs of
-// 10 s each. The fault times are fixed; the seed drives the rest.
+// shortSuite covers every fault kind and every checker in five runs of
+// 10 s each, the last an HA cluster that fails over twice. The fault times
+// are fixed; the seed drives the rest.
 var shortSuite = []suiteRun{
 	{name: "register", workload: "register", commit: "remote_flush", events: []Event{
 		{At: sec(1), Dur: sec(1.2), Kind: FaultKill, Target: "n1"},
@@ -52,6 +54,12 @@ var shortSuite = []suiteRun{
 		{At: sec(2), Dur: sec(1), Kind: FaultKill, Target: "n1"},
 		{At: sec(5), Dur: sec(1), Kind: FaultKill, Target: "n1"},
 	}},
+	// Automatic failover: the primary is killed, then the next one is
+	// cut from both other members while clients still reach it.
+	{name: "ha-failover", workload: "register", commit: "remote_flush", ha: true, events: []Event{
+		{At: sec(1), Dur: sec(2), Kind: FaultKill, Target: TargetPrimary},
+		{At: sec(5), Dur: sec(2.5), Kind: FaultPartition, Target: TargetPrimary, Dir: Both},
+	}},
 }
 
 // TestChaos_ShortSuite is CI's fixed-seed chaos suite: each run must pass
@@ -64,7 +72,7 @@ func TestChaos_ShortSuite(t *testing.T) {
 	for i, sr := range shortSuite {
 		t.Run(sr.name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.Binary, cfg.Workload, cfg.Commit = testBinary, sr.workload, sr.commit
+			cfg.Binary, cfg.Workload, cfg.Commit, cfg.HA = testBinary, sr.workload, sr.commit, sr.ha
 			cfg.Seed, cfg.Duration, cfg.Events = uint64(100+i), 10*time.Second, sr.events
 			cfg.SegmentSize, cfg.Rate = 8192, 40
 			cfg.Out, cfg.Faults = t.TempDir(), nil
@@ -100,6 +108,9 @@ func TestChaos_ShortSuite(t *testing.T) {
 					checked[v.Checker] = true
 				}
 			}
+			if sr.ha {
+				checkFailovers(t, res)
+			}
 			for _, name := range []string{"result.json", "summary.txt", "timeline.svg", "history.jsonl", "lost-transactions.json", "n1.log"} {
 				if _, err := os.Stat(filepath.Join(cfg.Out, name)); err != nil {
 					t.Errorf("output: %v", err)
@@ -118,6 +129,32 @@ func TestChaos_ShortSuite(t *testing.T) {
 	for _, c := range []string{"lost-writes", "convergence", "linearizable", "bank-invariant", "single-primary", "corruption-detected"} {
 		if !checked[c] {
 			t.Errorf("checker %s never passed a run", c)
+		}
+	}
+}
+
+// checkFailovers requires that each fault on the primary of an HA run
+// failed it over: a new primary in a new term, every term with one writer.
+func checkFailovers(t *testing.T, res *Result) {
+	t.Helper()
+	terms := map[uint64]bool{}
+	for _, f := range res.Failovers {
+		if f.Kind == "failover" {
+			terms[f.Term] = true
+		}
+	}
+	primaryFaults := 0
+	for _, f := range res.FaultLog {
+		if f.Target == TargetPrimary && f.Status == StatusInjected {
+			primaryFaults++
+		}
+	}
+	if got, want := len(terms), primaryFaults; got < want {
+		t.Errorf("%d failovers for %d faults on the primary; want one each", got, want)
+	}
+	for _, v := range res.Verdicts {
+		if v.Checker == "single-primary" && (v.Counts["writer_terms"] < int64(primaryFaults+1) || v.Counts["writable_samples"] == 0) {
+			t.Errorf("single-primary saw writers in %d terms; want %d", v.Counts["writer_terms"], primaryFaults+1)
 		}
 	}
 }

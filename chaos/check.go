@@ -1,6 +1,9 @@
 package chaos
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Verdict statuses.
 const (
@@ -78,6 +81,15 @@ type Evidence struct {
 	OutDir string
 	// Lost receives the acknowledged writes the database lacks.
 	Lost []Op
+	// Start is when the run's clock started (op and sample offsets count
+	// from it).
+	Start time.Time
+	// HA says the nodes were members of an HA cluster. History is then
+	// the cluster's role events as the final primary had them, and
+	// LostFiles the lost-transactions files the nodes' rewinds wrote.
+	HA        bool
+	History   []clusterEvent
+	LostFiles []LostFile
 }
 
 // Check runs every checker.

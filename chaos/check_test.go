@@ -188,3 +188,55 @@ func TestCheckConvergence_Diverged(t *testing.T) {
 	ev.Contents = []NodeContent{{Node: "n1", Applied: "0/10", Checksum: "aa"}, {Node: "n2", Applied: "0/10", Checksum: "aa"}}
 	wantStatus(t, CheckConvergence(ev), Pass)
 }
+
+func TestCheckLostWrites_HAFailover(t *testing.T) {
+	files := []LostFile{{Node: "n1", Name: "1-0000000000000100.jsonl", Txns: []LostTxn{
+		{GTID: "u1:5"},
+		{GTID: "u1:6", Changes: []LostChange{{Table: "chaos_ops", Op: "INSERT", After: []any{float64(4)}}}},
+	}}}
+	for _, tc := range []struct {
+		name string
+		op   Op
+		want string
+	}{
+		{"local, listed by gtid", Op{ID: 3, Kind: OpWrite, Result: OK, Commit: "local", GTID: "u1:5"}, Pass},
+		{"remote_write, listed by op id", Op{ID: 4, Kind: OpWrite, Result: OK, Commit: "remote_write", GTID: "u1:99"}, Pass},
+		{"local, unlisted", Op{ID: 5, Kind: OpWrite, Result: OK, Commit: "local", GTID: "u1:7"}, Failed},
+		{"off, unlisted (a crash before the fsync)", Op{ID: 6, Kind: OpWrite, Result: OK, Commit: "off"}, Pass},
+		{"remote_flush, even listed", Op{ID: 7, Kind: OpWrite, Result: OK, Commit: "remote_flush", GTID: "u1:5"}, Failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := &Evidence{HA: true, LostFiles: files, Ops: []Op{tc.op}, Final: &Final{Present: map[int64]bool{}}}
+			v, _ := CheckLostWrites(ev)
+			wantStatus(t, v, tc.want)
+		})
+	}
+}
+
+// writable is an HA sample of a node that may write.
+func writable(round int, at, took time.Duration, node string, term uint64) Sample {
+	return Sample{Round: round, At: at, Took: took, Node: node, Up: true, Role: "primary", Term: term, HA: true, MayWrite: true}
+}
+
+func TestCheckPrimaries_HAWriters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		samples []Sample
+		want    string
+	}{
+		{"one writer per term, one per round", []Sample{
+			writable(1, ms(100), ms(2), "n1", 1),
+			{Round: 1, At: ms(100), Took: ms(2), Node: "n2", Up: true, Role: "replica", Term: 1, HA: true},
+			{Round: 9, At: ms(900), Took: ms(2), Node: "n1", Up: true, Role: "primary", Term: 1, HA: true},
+			writable(9, ms(900), ms(3), "n2", 2),
+		}, Pass},
+		{"two writers in one term", []Sample{writable(1, ms(100), ms(1), "n1", 1), writable(5, ms(500), ms(1), "n2", 1)}, Failed},
+		{"two writers at once", []Sample{writable(3, ms(300), ms(1), "n1", 1), writable(3, ms(300), ms(4), "n2", 2)}, Failed},
+		{"two writers in a round, answers far apart", []Sample{writable(3, ms(300), ms(1), "n1", 1), writable(3, ms(300), ms(250), "n2", 2)}, Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := CheckPrimaries(&Evidence{HA: true, Samples: tc.samples})
+			wantStatus(t, v, tc.want)
+		})
+	}
+}

@@ -20,7 +20,8 @@ import (
 
 // Cluster is the run's nodes, as child processes, and the proxies in
 // front of them: one per node for clients, one per replica for its
-// replication link upstream.
+// replication link upstream (or, in HA mode, one per listener of every
+// node, see newHACluster).
 type Cluster struct {
 	cfg    *Config
 	dir    string
@@ -30,21 +31,29 @@ type Cluster struct {
 }
 
 // Node is one member of the cluster: n1 is the primary, the others stream
-// from it through their upstream proxy.
+// from it through their upstream proxy. In HA mode n1 bootstraps the
+// cluster, the others join it, and the cluster state picks the primary.
 type Node struct {
 	ID      string
 	DataDir string
 	// Client is the proxy between the workload's clients and the node's
 	// HTTP API; Upstream the proxy between a replica and its upstream's
-	// replication address (nil on the primary).
+	// replication address (nil on the primary, and in HA mode).
 	Client   *Proxy
 	Upstream *Proxy
+	// HA mode only: Source is the loopback IP the node dials the others
+	// from (--source-addr), and Raft, Repl and Peer are the proxies in
+	// front of its raft, replication and HTTP listeners, the addresses it
+	// advertises to the other members.
+	Source           string
+	Raft, Repl, Peer *Proxy
 
 	spec procSpec
 
-	mu     sync.Mutex
-	p      *proc // nil while down
-	paused bool
+	mu       sync.Mutex
+	p        *proc // nil while down
+	paused   bool
+	starting bool
 }
 
 // newCluster creates the proxies and data dirs; Start starts the nodes.
@@ -54,6 +63,9 @@ func newCluster(cfg *Config, dir string) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, dir: dir, secret: hex.EncodeToString(secret)}
+	if cfg.HA {
+		return c, c.addHANodes()
+	}
 	var standbys []string
 	for i := 2; i <= cfg.Nodes; i++ {
 		standbys = append(standbys, "n"+strconv.Itoa(i))
@@ -84,20 +96,28 @@ func newCluster(cfg *Config, dir string) (*Cluster, error) {
 			return nil, err
 		}
 		n.Client = cp
-		var logw io.Writer
-		if cfg.Out != "" {
-			f, err := os.OpenFile(filepath.Join(cfg.Out, id+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				c.Close()
-				return nil, fmt.Errorf("chaos: node log: %w", err)
-			}
-			c.logs = append(c.logs, f)
-			logw = f
+		logw, err := c.nodeLog(id)
+		if err != nil {
+			c.Close()
+			return nil, err
 		}
 		n.spec = procSpec{binary: cfg.Binary, id: id, dataDir: n.DataDir, args: args, log: logw}
 		c.nodes = append(c.nodes, n)
 	}
 	return c, nil
+}
+
+// nodeLog opens the node's log file in cfg.Out; nil without an Out dir.
+func (c *Cluster) nodeLog(id string) (io.Writer, error) {
+	if c.cfg.Out == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(filepath.Join(c.cfg.Out, id+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("chaos: node log: %w", err)
+	}
+	c.logs = append(c.logs, f)
+	return f, nil
 }
 
 // Nodes returns the members, the primary first.
@@ -117,10 +137,19 @@ func (c *Cluster) Node(id string) *Node {
 func (c *Cluster) Proxies() []*Proxy {
 	var out []*Proxy
 	for _, n := range c.nodes {
-		if n.Upstream != nil {
-			out = append(out, n.Upstream)
+		out = append(out, n.proxies()...)
+	}
+	return out
+}
+
+// proxies are the node's proxies: its upstream link (not in HA mode), its
+// client link, and in HA mode its raft, replication and peer HTTP ones.
+func (n *Node) proxies() []*Proxy {
+	var out []*Proxy
+	for _, p := range []*Proxy{n.Upstream, n.Client, n.Raft, n.Repl, n.Peer} {
+		if p != nil {
+			out = append(out, p)
 		}
-		out = append(out, n.Client)
 	}
 	return out
 }
@@ -142,11 +171,8 @@ func (c *Cluster) Close() error {
 		errs = append(errs, n.Stop())
 	}
 	for _, n := range c.nodes {
-		if n.Upstream != nil {
-			errs = append(errs, n.Upstream.Close())
-		}
-		if n.Client != nil {
-			errs = append(errs, n.Client.Close())
+		for _, p := range n.proxies() {
+			errs = append(errs, p.Close())
 		}
 	}
 	for _, l := range c.logs {
@@ -163,17 +189,28 @@ func (n *Node) Start(ctx context.Context) error {
 // StartWith starts the node with extra `tandem serve` flags.
 func (n *Node) StartWith(ctx context.Context, extra []string) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.p != nil && !n.p.exited() {
+	if n.starting || n.p != nil && !n.p.exited() {
+		n.mu.Unlock()
 		return fmt.Errorf("chaos: start %s: already running", n.ID)
 	}
+	n.starting = true
+	n.mu.Unlock()
 	spec := n.spec
 	spec.args = append(append([]string(nil), spec.args...), extra...)
-	p, err := startProc(ctx, spec)
+	// The process is the node's from the moment it runs (its proxies
+	// reach it), while the lock is not held for the wait.
+	p, repl, err := startProc(ctx, spec, func(p *proc) {
+		n.mu.Lock()
+		n.p, n.paused = p, false
+		n.mu.Unlock()
+	})
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.starting = false
 	if err != nil {
 		return err
 	}
-	n.p, n.paused = p, false
+	p.replAddr = repl
 	return nil
 }
 
@@ -246,6 +283,17 @@ func (n *Node) httpAddr() string {
 		return ""
 	}
 	return n.p.httpAddr
+}
+
+// raftAddr is the node's raft address, or "" while it is down or not an
+// HA member.
+func (n *Node) raftAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.p == nil || n.p.exited() {
+		return ""
+	}
+	return n.p.raftAddr
 }
 
 // replAddr is the node's replication address, or "" while it is down.

@@ -44,6 +44,14 @@ type Config struct {
 	Binary string
 	// Nodes is the cluster size: n1 is the primary, the rest its replicas.
 	Nodes int
+	// HA starts the nodes as members of one HA cluster (automatic
+	// failover): n1 bootstraps it and is its first primary, the others
+	// join; every listener of every node sits behind a proxy, and each node
+	// dials the others from its own loopback IP, so that a partition can
+	// cut chosen pairs of nodes. Kill, pause and partition faults then
+	// often target the primary of the moment, and the checkers follow the
+	// primary across failovers.
+	HA bool
 	// Workload is register, bank or set.
 	Workload string
 	// Faults are the fault kinds the schedule draws from; empty runs the

@@ -23,8 +23,12 @@ func quiesce(ctx context.Context, c *Cluster, timeout time.Duration) error {
 	tick := time.NewTicker(quiescePoll)
 	defer tick.Stop()
 	note := ""
+	check := converged
+	if c.cfg.HA {
+		check = convergedHA
+	}
 	for {
-		ok, n := converged(ctx, c)
+		ok, n := check(ctx, c)
 		if ok {
 			return nil
 		}

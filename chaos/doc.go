@@ -11,6 +11,18 @@
 //	checkers: lost writes, convergence, linearizability (porcupine),
 //	          bank invariant, one primary per term, corruption detected
 //
+// HA mode (Config.HA, `--ha`) runs the nodes as one HA cluster instead: n1
+// bootstraps it, the others join, and the cluster state names the primary.
+// Every listener of every node has a proxy (nX/raft, nX/repl, nX/http: the
+// addresses it advertises), and node i dials the others from its own
+// loopback IP 127.0.0.(10+i) (--source-addr), so a proxy knows which node
+// dialed it; a partition between nodes drops, on each side's proxies, the
+// connections from the other's IP. The workload's clients come from
+// 127.0.0.1 through client->nX, a path of their own. Kills, pauses and
+// partitions often target "primary", resolved when injected; clients stick
+// to a node and move on after an error, resending at once only a write a
+// node refused unrun; the checkers follow the primary across failovers.
+//
 // Faults. A Proxy sits on every replication link (replica to upstream) and
 // every client link; it drops one or both directions (a partition), holds
 // bytes (a stall), delays them with seeded jitter, or closes connections (a
@@ -40,7 +52,20 @@
 //     each node, never through a proxy, and only after every fault is
 //     healed and the cluster has converged.
 //
-// Failover does not exist yet (issue 4): a killed primary stays down until
-// the harness restarts it, and the single-primary checker sees one primary
-// in one term. Failover scenarios come with it.
+// Invariants of HA mode:
+//   - Partitions between nodes cut only the chosen pairs, in the chosen
+//     directions, on every link between them whoever dialed (raft,
+//     replication, peer HTTP: joins, positions, proposals, forwarded
+//     writes); a partitioned node stays up and, unless the event says
+//     Clients, reachable by the workload.
+//   - Safety is judged on may_write, a node's own "I may accept writes
+//     now" in /status: no term has two nodes that reported it, and no
+//     monitor round finds two nodes that report it within the lease margin
+//     (fencing leaves at least that gap; the nodes share one clock here).
+//   - At remote_flush no acknowledged write may be missing after any
+//     failover; a weaker write lost by a failover must be listed in the
+//     lost-transactions file of the node that rewound (only commit=off,
+//     acknowledged before its fsync, may vanish unlisted in a crash).
+//   - Convergence means one primary with its lease, named by every node
+//     in the same term, every other node its replica, and equal contents.
 package chaos

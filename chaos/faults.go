@@ -27,8 +27,10 @@ type FaultRecord struct {
 	Start  time.Duration `json:"start_ns"`
 	End    time.Duration `json:"end_ns"`
 	Status string        `json:"status"`
-	Note   string        `json:"note,omitempty"`
-	Flip   *FlipCheck    `json:"flip,omitempty"`
+	// Resolved is the node a "primary" target was when the fault began.
+	Resolved string     `json:"resolved,omitempty"`
+	Note     string     `json:"note,omitempty"`
+	Flip     *FlipCheck `json:"flip,omitempty"`
 }
 
 // capabilities say which faults this machine and binary can inject; a
@@ -71,7 +73,7 @@ func (m *nemesis) run(ctx, hctx context.Context, s *Schedule) {
 		}
 		rec := FaultRecord{Event: e, Start: m.now(), Status: StatusInjected}
 		heal := m.apply(hctx, e, &rec)
-		fmt.Fprintf(m.log, "fault %s: %s%s\n", rec.Status, e.String(), noteSuffix(rec.Note))
+		fmt.Fprintf(m.log, "fault %s: %s%s%s\n", rec.Status, e.String(), resolvedSuffix(rec.Resolved), noteSuffix(rec.Note))
 		m.waitUntil(ctx, e.At+e.Dur)
 		if heal != nil {
 			if err := heal(hctx); err != nil {
@@ -115,6 +117,20 @@ func (m *nemesis) apply(ctx context.Context, e Event, rec *FaultRecord) func(con
 	fail := func(err error) func(context.Context) error {
 		rec.Status, rec.Note = StatusError, err.Error()
 		return nil
+	}
+	if m.c.cfg.HA {
+		if e.Target == TargetPrimary {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			n, err := m.c.currentPrimary(pctx)
+			cancel()
+			if err != nil {
+				return fail(err)
+			}
+			rec.Resolved, e.Target = n.ID, n.ID
+		}
+		if heal, ok := m.applyHAPartition(e, rec); ok {
+			return heal
+		}
 	}
 	if p := m.c.Proxy(e.Target); p != nil {
 		switch e.Kind {
@@ -177,6 +193,34 @@ func (m *nemesis) apply(ctx context.Context, e Event, rec *FaultRecord) func(con
 		}
 	}
 	return fail(fmt.Errorf("fault %s does not apply to node %s", e.Kind, e.Target))
+}
+
+// applyHAPartition injects a partition between HA nodes: a node ("n1")
+// cut from every other, or a pair ("n1|n2"). ok is false for any other
+// event.
+func (m *nemesis) applyHAPartition(e Event, rec *FaultRecord) (heal func(context.Context) error, ok bool) {
+	if e.Kind != FaultPartition {
+		return nil, false
+	}
+	var touched []*Proxy
+	if a, b, pair := strings.Cut(e.Target, "|"); pair {
+		na, nb := m.c.Node(a), m.c.Node(b)
+		if na == nil || nb == nil || na == nb {
+			rec.Status, rec.Note = StatusError, fmt.Sprintf("partition %q: want two nodes a|b", e.Target)
+			return nil, true
+		}
+		touched = cutPair(na, nb, e.Dir)
+	} else if n := m.c.Node(e.Target); n != nil {
+		touched = m.c.isolate(n, e.Dir, e.Clients)
+	} else {
+		return nil, false // a link: the proxy's own partition
+	}
+	return func(context.Context) error {
+		for _, p := range touched {
+			p.Heal()
+		}
+		return nil
+	}, true
 }
 
 // fullDisk shrinks the node's data dir to what it uses. Healing gives the
@@ -263,6 +307,13 @@ func (m *nemesis) healAll(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func resolvedSuffix(node string) string {
+	if node == "" {
+		return ""
+	}
+	return " = " + node
 }
 
 func noteSuffix(note string) string {

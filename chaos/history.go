@@ -43,7 +43,10 @@ type Op struct {
 	ID     int64  `json:"id"`
 	Worker int    `json:"worker"`
 	Kind   string `json:"kind"`
-	Node   string `json:"node"` // node the request was sent to
+	Node   string `json:"node"` // node the request was sent to (the last, after retries)
+	// Tries counts the extra nodes an HA client tried: a write only after
+	// a refusal that proves it did not run, a read after any error.
+	Tries  int    `json:"tries,omitempty"`
 	Commit string `json:"commit,omitempty"`
 	Level  string `json:"level,omitempty"`
 	// Call and Return are offsets from the run's start.

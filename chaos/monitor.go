@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -27,6 +28,17 @@ type Sample struct {
 	Applied string `json:"applied_lsn,omitempty"`
 	// Received is a replica's received LSN.
 	Received string `json:"received_lsn,omitempty"`
+	// Round numbers the monitor's passes: the samples of one round were
+	// asked for at once. Took is how long the node took to answer.
+	Round int           `json:"round"`
+	Took  time.Duration `json:"took_ns,omitempty"`
+	// HA members only: MayWrite says the node is the primary and holds
+	// its lease; Primary and ClusterTerm are the cluster state as the node
+	// sees it.
+	HA          bool   `json:"ha,omitempty"`
+	MayWrite    bool   `json:"may_write,omitempty"`
+	Primary     string `json:"cluster_primary,omitempty"`
+	ClusterTerm uint64 `json:"cluster_term,omitempty"`
 }
 
 // monitor samples every node's role, term and positions over the run.
@@ -48,13 +60,14 @@ func (m *monitor) run(ctx context.Context) {
 	tick := time.NewTicker(monitorInterval)
 	defer tick.Stop()
 	defer m.closeClients()
-	for {
+	for round := 0; ; round++ {
 		var wg sync.WaitGroup
 		for _, n := range m.c.Nodes() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				s := m.sample(ctx, n)
+				s.Round = round
 				m.mu.Lock()
 				m.samples = append(m.samples, s)
 				m.mu.Unlock()
@@ -79,12 +92,15 @@ func (m *monitor) sample(ctx context.Context, n *Node) Sample {
 	if c == nil {
 		return s
 	}
+	sent := time.Now()
 	st, err := statusOf(ctx, c)
 	if err != nil {
 		return s
 	}
+	s.Took = time.Since(sent)
 	s.Up, s.Role, s.Term, s.UUID, s.Ready, s.Error = true, st.Role, st.Term, st.UUID, st.Ready, st.Error
 	s.Applied, s.Received = st.Applied.String(), st.Received.String()
+	s.HA, s.MayWrite, s.Primary, s.ClusterTerm = st.HA, st.MayWrite, st.ClusterPrimary, st.ClusterTerm
 	return s
 }
 
@@ -131,6 +147,26 @@ type nodeStatus struct {
 	ApplyError   string
 	// UpstreamError is a replica's last replication error.
 	UpstreamError string
+	// HA is set on a member of an HA cluster, with the cluster section
+	// of its /status: the primary and term of the cluster state as it
+	// sees it, and whether it may write (the primary, holding its lease).
+	HA             bool
+	ClusterPrimary string
+	ClusterTerm    uint64
+	MayWrite       bool
+	// History is the cluster's recent role events (failovers, rewinds).
+	History []clusterEvent
+}
+
+// clusterEvent is one entry of the cluster section's history.
+type clusterEvent struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Old    string    `json:"old,omitempty"`
+	New    string    `json:"new,omitempty"`
+	Term   uint64    `json:"term,omitempty"`
+	LSN    string    `json:"lsn,omitempty"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // statusOf reads and decodes the fields of /status the harness uses.
@@ -158,6 +194,20 @@ func statusOf(ctx context.Context, c *client.Client) (nodeStatus, error) {
 		st.ApplyStopped, _ = up["apply_stopped"].(bool)
 		st.ApplyError, _ = up["apply_error"].(string)
 		st.UpstreamError, _ = up["last_error"].(string)
+	}
+	if cl, ok := m["cluster"].(map[string]any); ok {
+		st.HA = true
+		st.ClusterPrimary, _ = cl["primary"].(string)
+		st.MayWrite, _ = cl["may_write"].(bool)
+		if t, ok := cl["term"].(float64); ok {
+			st.ClusterTerm = uint64(t)
+		}
+		if h, ok := cl["history"]; ok {
+			// Re-encoded: the client decodes /status into maps.
+			if b, err := json.Marshal(h); err == nil {
+				_ = json.Unmarshal(b, &st.History) // a shape we do not know leaves it empty
+			}
+		}
 	}
 	return st, nil
 }

@@ -46,6 +46,7 @@ type proc struct {
 	id       string
 	httpAddr string
 	replAddr string
+	raftAddr string // HA members only
 	cmd      *exec.Cmd
 	stderr   *tailBuffer
 	done     chan struct{}
@@ -59,33 +60,46 @@ type procSpec struct {
 	dataDir string
 	args    []string
 	log     io.Writer // also receives stderr; may be nil
+	// raft makes the node an HA member on a fresh raft port.
+	raft bool
 }
 
-// startProc runs the node and returns once /readyz answers 200. A node that
-// exits first is a *StartError; on a port collision it retries.
-func startProc(ctx context.Context, s procSpec) (*proc, error) {
+// startProc runs the node and returns once /readyz answers 200, with the
+// replication address the node bound. A node that exits first is a
+// *StartError; on a port collision it retries. publish is given each
+// process as soon as it runs, and nil once that one failed: an HA member
+// must be reachable through its proxies before it is ready, since it joins
+// the cluster first.
+func startProc(ctx context.Context, s procSpec, publish func(*proc)) (*proc, string, error) {
 	var last error
 	for range startAttempts {
 		addr, err := freeAddr()
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		p, err := spawn(s, addr)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		publish(p)
 		err = p.waitReady(ctx, readyTimeout)
 		if err == nil {
-			return p, p.readReplAddr(ctx)
+			repl, err := p.readReplAddr(ctx)
+			if err != nil {
+				publish(nil)
+				return nil, "", errors.Join(err, p.kill())
+			}
+			return p, repl, nil
 		}
+		publish(nil)
 		var se *StartError
 		if errors.As(err, &se) && strings.Contains(se.Stderr, "address already in use") {
 			last = err
 			continue
 		}
-		return nil, err
+		return nil, "", err
 	}
-	return nil, fmt.Errorf("chaos: node %s: no free port after %d attempts: %w", s.id, startAttempts, last)
+	return nil, "", fmt.Errorf("chaos: node %s: no free port after %d attempts: %w", s.id, startAttempts, last)
 }
 
 func freeAddr() (string, error) {
@@ -101,6 +115,16 @@ func spawn(s procSpec, addr string) (*proc, error) {
 	args := append([]string{"serve", "--node-id", s.id, "--data-dir", s.dataDir, "--http-addr", addr,
 		"--repl-addr", "127.0.0.1:0"}, s.args...)
 	p := &proc{id: s.id, httpAddr: addr, stderr: newTailBuffer(256 << 10), done: make(chan struct{})}
+	if s.raft {
+		// A fixed port: raft's listener is not reported in /status (that
+		// gives the advertised address), and the proxy must find it.
+		raft, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		p.raftAddr = raft
+		args = append(args, "--raft-addr", raft)
+	}
 	p.cmd = exec.Command(s.binary, args...)
 	p.cmd.Stdout = io.Discard
 	p.cmd.Stderr = p.stderr
@@ -147,19 +171,19 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 }
 
 // readReplAddr learns the replication port the node bound.
-func (p *proc) readReplAddr(ctx context.Context) error {
+func (p *proc) readReplAddr(ctx context.Context) (string, error) {
 	c, err := client.New(p.httpAddr, client.WithTimeout(2*time.Second), client.WithMaxConns(1))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	st, err := c.Status(ctx)
 	if err != nil {
-		return fmt.Errorf("chaos: status of %s: %w", p.id, err)
+		return "", fmt.Errorf("chaos: status of %s: %w", p.id, err)
 	}
 	n, _ := st["node"].(map[string]any)
-	p.replAddr, _ = n["repl_addr"].(string)
-	return nil
+	repl, _ := n["repl_addr"].(string)
+	return repl, nil
 }
 
 // signal sends sig; an exited process is not an error.

@@ -56,6 +56,12 @@ const (
 // A dropped byte is gone, as it is for TCP across a partition that outlasts
 // its retransmissions; so that no stream resumes with a hole in it, Heal
 // closes every connection that lost bytes, and the peers reconnect.
+//
+// A proxy tells its dialers apart by the connection's remote IP (each HA
+// node dials from its own loopback IP, see --source-addr), so a partition
+// can also cut only the connections from one dialer (PartitionFrom): that
+// is how the harness partitions one node from another while every other
+// path through the same proxy still works.
 type Proxy struct {
 	name   string
 	ln     net.Listener
@@ -64,6 +70,7 @@ type Proxy struct {
 	mu      sync.Mutex
 	rng     *rand.Rand
 	drop    Direction
+	from    map[string]Direction // dropped directions by the dialer's IP
 	stall   Direction
 	latency time.Duration
 	jitter  time.Duration
@@ -75,6 +82,7 @@ type Proxy struct {
 	passed  [2]atomic.Int64 // bytes delivered, by direction index
 	dropped [2]atomic.Int64 // bytes dropped, by direction index
 	accepts atomic.Int64
+	sources map[string]*counts // by the dialer's IP; under mu
 }
 
 // NewProxy listens on 127.0.0.1:0 and forwards every connection to the
@@ -86,7 +94,7 @@ func NewProxy(name string, target func() string, seed uint64) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{name: name, ln: ln, target: target, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
-		changed: make(chan struct{}), links: make(map[*link]struct{})}
+		changed: make(chan struct{}), links: make(map[*link]struct{}), from: map[string]Direction{}, sources: map[string]*counts{}}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -128,6 +136,7 @@ func (p *Proxy) Cut() {
 func (p *Proxy) Heal() {
 	p.update(func() {
 		p.drop, p.stall, p.latency, p.jitter = 0, 0, 0, 0
+		clear(p.from)
 		for l := range p.links {
 			if l.tainted.Load() {
 				l.close()
@@ -141,6 +150,9 @@ type Stats struct {
 	Passed  map[string]int64 `json:"passed"`
 	Dropped map[string]int64 `json:"dropped"`
 	Accepts int64            `json:"accepts"`
+	// Sources splits the counts by the dialer's IP, when more than one
+	// dialed.
+	Sources map[string]SourceStats `json:"sources,omitempty"`
 }
 
 // Passed returns the bytes delivered in dir so far.
@@ -155,6 +167,7 @@ func (p *Proxy) Stats() Stats {
 		Passed:  map[string]int64{"forward": p.Passed(Forward), "backward": p.Passed(Backward)},
 		Dropped: map[string]int64{"forward": p.Dropped(Forward), "backward": p.Dropped(Backward)},
 		Accepts: p.accepts.Load(),
+		Sources: p.sourceStats(),
 	}
 }
 
@@ -218,6 +231,8 @@ func (p *Proxy) serve() {
 // link is one proxied connection pair.
 type link struct {
 	a, b    net.Conn // a was accepted, b was dialed
+	src     string   // the dialer's IP
+	n       *counts  // the dialer's byte counts
 	done    chan struct{}
 	once    sync.Once
 	tainted atomic.Bool // bytes were dropped
@@ -242,8 +257,10 @@ func (p *Proxy) forward(a net.Conn) {
 		a.Close()
 		return
 	}
-	l := &link{a: a, b: b, done: make(chan struct{})}
+	src := remoteIP(a)
+	l := &link{a: a, b: b, src: src, done: make(chan struct{})}
 	p.mu.Lock()
+	l.n = p.countsOf(src)
 	if p.closed {
 		p.mu.Unlock()
 		l.close()
@@ -286,6 +303,7 @@ func (p *Proxy) pump(l *link, dir Direction, src, dst net.Conn) {
 				return
 			}
 			p.passed[dirIndex(dir)].Add(int64(len(c.b)))
+			l.n.passed[dirIndex(dir)].Add(int64(len(c.b)))
 		}
 	}()
 	defer wg.Wait()
@@ -296,7 +314,7 @@ func (p *Proxy) pump(l *link, dir Direction, src, dst net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			drop := p.drop&dir != 0
+			drop := (p.drop|p.from[l.src])&dir != 0
 			at := time.Now().Add(p.latency)
 			if p.jitter > 0 {
 				at = at.Add(time.Duration(p.rng.Int64N(int64(p.jitter))))
@@ -304,6 +322,7 @@ func (p *Proxy) pump(l *link, dir Direction, src, dst net.Conn) {
 			p.mu.Unlock()
 			if drop {
 				p.dropped[dirIndex(dir)].Add(int64(n))
+				l.n.dropped[dirIndex(dir)].Add(int64(n))
 				l.tainted.Store(true)
 			} else {
 				at = later(at, last)

@@ -222,3 +222,66 @@ func TestProxy_TargetDown(t *testing.T) {
 		t.Fatalf("a proxy whose target is down gave %v; want the connection closed", err)
 	}
 }
+
+// dialFrom dials the proxy from the local IP src.
+func dialFrom(t *testing.T, p *Proxy, src string) *conn {
+	t.Helper()
+	d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c, err := d.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Skipf("dial from %s: %v (needs all of 127/8 on loopback, as Linux has)", src, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &conn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// TestProxy_PartitionFromOneSource cuts the connections of one dialer
+// only: another dialer's connections through the same proxy still work,
+// and the counts by source say which bytes went where.
+func TestProxy_PartitionFromOneSource(t *testing.T) {
+	p := newTestProxy(t, echoServer(t))
+	const cut, other = "127.0.0.12", "127.0.0.13"
+	a, b := dialFrom(t, p, cut), dialFrom(t, p, other)
+	for _, c := range []*conn{a, b} {
+		c.send("before")
+		if got, err := c.recv(2 * time.Second); got != "before" {
+			t.Fatalf("recv = %q, %v", got, err)
+		}
+	}
+	waitCount(t, "bytes back to the cut dialer", func() int64 { return p.PassedFrom(cut, Backward) }, 7)
+	p.PartitionFrom(cut, Both)
+	a.send("during")
+	b.send("during")
+	if got, err := b.recv(2 * time.Second); got != "during" {
+		t.Fatalf("the other dialer's connection: recv = %q, %v; want its echo", got, err)
+	}
+	if got, err := a.recv(300 * time.Millisecond); !isTimeout(err) {
+		t.Fatalf("the cut dialer's connection: recv = %q, %v; want a timeout", got, err)
+	}
+	// A new connection from the cut dialer is accepted but carries nothing.
+	a2 := dialFrom(t, p, cut)
+	a2.send("new")
+	if got, err := a2.recv(300 * time.Millisecond); !isTimeout(err) {
+		t.Fatalf("a new connection from the cut dialer: recv = %q, %v; want a timeout", got, err)
+	}
+	if got, want := p.PassedFrom(cut, Forward), int64(7); got != want {
+		t.Errorf("forward bytes from %s = %d, want %d (none after the cut)", cut, got, want)
+	}
+	waitCount(t, "forward bytes dropped from the cut dialer", func() int64 { return p.DroppedFrom(cut, Forward) }, int64(len("during\nnew\n")))
+	waitCount(t, "the other dialer's bytes back", func() int64 { return p.PassedFrom(other, Backward) }, int64(len("before\nduring\n")))
+	if got := p.DroppedFrom(other, Forward) + p.DroppedFrom(other, Backward); got != 0 {
+		t.Errorf("%d bytes of the other dialer were dropped", got)
+	}
+	if s := p.Stats().Sources; len(s) != 2 || s[cut].Dropped["forward"] == 0 {
+		t.Errorf("stats by source = %v; want both dialers, the cut one with dropped bytes", s)
+	}
+	p.Heal()
+	if _, err := a.recv(2 * time.Second); err == nil || isTimeout(err) {
+		t.Errorf("after heal the cut connection is %v; want it closed", err)
+	}
+	a3 := dialFrom(t, p, cut)
+	a3.send("after")
+	if got, err := a3.recv(2 * time.Second); got != "after" {
+		t.Fatalf("recv after heal = %q, %v", got, err)
+	}
+}

@@ -16,6 +16,7 @@ type Result struct {
 	Pass     bool     `json:"pass"`
 	Seed     uint64   `json:"seed"`
 	Nodes    int      `json:"nodes"`
+	HA       bool     `json:"ha,omitempty"`
 	Workload string   `json:"workload"`
 	Faults   []string `json:"faults"`
 	Commit   string   `json:"commit"`
@@ -40,6 +41,12 @@ type Result struct {
 	// Lost lists acknowledged writes missing at the end (allowed only
 	// below remote_flush).
 	Lost []Op `json:"lost,omitempty"`
+	// HA runs: the cluster's role events (failovers, rewinds), the role
+	// changes the monitor saw, and the lost-transactions files rewinds
+	// wrote.
+	Failovers   []Failover   `json:"failovers,omitempty"`
+	RoleChanges []RoleChange `json:"role_changes,omitempty"`
+	LostFiles   []LostFile   `json:"lost_files,omitempty"`
 
 	ops     []Op
 	samples []Sample
@@ -54,6 +61,9 @@ func (r *Result) fill(ev *Evidence, runTime time.Duration) {
 	r.Latency = latency(ev.Ops, ev.Faults, runTime)
 	r.seconds = perSecond(ev.Ops, runTime)
 	r.FaultLog, r.Contents, r.Lost = ev.Faults, ev.Contents, ev.Lost
+	if ev.HA {
+		r.Failovers, r.RoleChanges, r.LostFiles = failovers(ev), roleChanges(ev.Samples), ev.LostFiles
+	}
 	r.Injected, r.Skipped, r.Errors = map[string]int{}, map[string]int{}, map[string]int{}
 	r.Proxies = map[string]Stats{}
 	for _, f := range ev.Faults {
@@ -75,8 +85,12 @@ func (r *Result) fill(ev *Evidence, runTime time.Duration) {
 // Summary is the readable report.
 func (r *Result) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tandem chaos: workload=%s nodes=%d commit=%s faults=%s duration=%s seed=%d (%s in all)\n",
-		r.Workload, r.Nodes, r.Commit, strings.Join(r.Faults, ","), r.Duration, r.Seed, r.Elapsed)
+	mode := ""
+	if r.HA {
+		mode = " ha"
+	}
+	fmt.Fprintf(&b, "tandem chaos: workload=%s nodes=%d%s commit=%s faults=%s duration=%s seed=%d (%s in all)\n",
+		r.Workload, r.Nodes, mode, r.Commit, strings.Join(r.Faults, ","), r.Duration, r.Seed, r.Elapsed)
 	fmt.Fprintf(&b, "ops: %d (ok %d, fail %d, unknown %d)", r.Ops.Total, r.Ops.OK, r.Ops.Fail, r.Ops.Info)
 	for _, k := range sortedKeys(r.Ops.ByKind) {
 		fmt.Fprintf(&b, " %s=%d", k, r.Ops.ByKind[k])
@@ -90,6 +104,9 @@ func (r *Result) Summary() string {
 		if f.Status != StatusInjected {
 			fmt.Fprintf(&b, "  %s: %s%s\n", f.Status, f.Event.String(), noteSuffix(f.Note))
 		}
+	}
+	if r.HA {
+		r.haSummary(&b)
 	}
 	lat := func(name string, s LatencyStats) {
 		fmt.Fprintf(&b, "  %-12s %6d ok ops over %6.1fs: %7.1f ops/s, p50 %7.1f ms, p99 %7.1f ms, max %7.1f ms; %d not ok\n",
@@ -136,6 +153,29 @@ func countList[V int | int64](m map[string]V) string {
 	return strings.Join(parts, " ")
 }
 
+// haSummary prints the cluster's role events and what rewinds discarded.
+func (r *Result) haSummary(b *strings.Builder) {
+	var news, rewinds int
+	for _, f := range r.Failovers {
+		if f.Kind == "rewind" {
+			rewinds++
+		} else {
+			news++
+		}
+	}
+	fmt.Fprintf(b, "failovers: %d new primaries, %d rewinds, %d role changes seen\n", news, rewinds, len(r.RoleChanges))
+	for _, f := range r.Failovers {
+		gap := ""
+		if f.WriteGap > 0 {
+			gap = fmt.Sprintf(", no write acknowledged for %v", f.WriteGap.Round(time.Millisecond))
+		}
+		fmt.Fprintf(b, "  %7.2fs %-10s %s -> %s term %d%s\n", f.At.Seconds(), f.Kind, f.Old, f.New, f.Term, gap)
+	}
+	for _, f := range r.LostFiles {
+		fmt.Fprintf(b, "  %s lost-transactions/%s: %d transactions discarded by a rewind\n", f.Node, f.Name, len(f.Txns))
+	}
+}
+
 // writeOutputs writes the run's files into dir.
 func writeOutputs(dir string, r *Result) error {
 	js, err := json.MarshalIndent(r, "", "  ")
@@ -145,7 +185,9 @@ func writeOutputs(dir string, r *Result) error {
 	lost, err := json.MarshalIndent(struct {
 		Commit string `json:"commit"`
 		Lost   []Op   `json:"lost"`
-	}{r.Commit, r.Lost}, "", "  ")
+		// Rewound is what the nodes' rewinds discarded (HA runs).
+		Rewound []LostFile `json:"rewound,omitempty"`
+	}{r.Commit, r.Lost, r.LostFiles}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -67,10 +67,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		links = append(links, p.Name())
 	}
 	sched := NewSchedule(&cfg, ids, links)
-	res := &Result{Seed: cfg.Seed, Nodes: cfg.Nodes, Workload: cfg.Workload, Faults: cfg.Faults, Commit: cfg.Commit,
+	res := &Result{Seed: cfg.Seed, Nodes: cfg.Nodes, HA: cfg.HA, Workload: cfg.Workload, Faults: cfg.Faults, Commit: cfg.Commit,
 		Duration: cfg.Duration.String(), Schedule: sched, Unsupported: caps.unsupported(&cfg)}
-	fmt.Fprintf(logw, "tandem chaos: workload=%s nodes=%d commit=%s duration=%v seed=%d data=%s\n%s",
-		cfg.Workload, cfg.Nodes, cfg.Commit, cfg.Duration, cfg.Seed, dir, sched)
+	mode := ""
+	if cfg.HA {
+		mode = " ha"
+	}
+	fmt.Fprintf(logw, "tandem chaos: workload=%s nodes=%d%s commit=%s duration=%v seed=%d data=%s\n%s",
+		cfg.Workload, cfg.Nodes, mode, cfg.Commit, cfg.Duration, cfg.Seed, dir, sched)
 	for kind, why := range res.Unsupported {
 		fmt.Fprintf(logw, "  %s faults will be skipped: %s\n", kind, why)
 	}
@@ -113,6 +117,12 @@ func run(ctx context.Context, cfg *Config, c *Cluster, wl Workload, caps capabil
 	primary := c.Nodes()[0]
 	if err := primary.Start(sctx); err != nil {
 		return fmt.Errorf("chaos: start %s: %w", primary.ID, err)
+	}
+	if cfg.HA {
+		// The bootstrapping node writes once it holds its first lease.
+		if err := waitWritable(sctx, primary); err != nil {
+			return err
+		}
 	}
 	pc, err := primary.Direct(10 * time.Second)
 	if err != nil {
@@ -171,11 +181,22 @@ func run(ctx context.Context, cfg *Config, c *Cluster, wl Workload, caps capabil
 	}
 	fmt.Fprintf(logw, "converged in %v\n", time.Since(phase).Round(time.Millisecond))
 	phase = time.Now()
-	ev := &Evidence{Workload: cfg.Workload, Commit: cfg.Commit, OutDir: cfg.Out}
+	ev := &Evidence{Workload: cfg.Workload, Commit: cfg.Commit, OutDir: cfg.Out, Start: hist.start}
 	if b, ok := wl.(*bank); ok {
 		ev.BankTotal, ev.BankAccounts = b.Total(), b.accounts
 	}
 	ev.Contents = readContents(hctx, c, wl.Tables())
+	if cfg.HA {
+		// The final state is the primary's of the moment; the cluster's
+		// history says how it came to be, and the rewinds' files what
+		// they discarded (read now: a tmpfs data dir goes with the run).
+		ev.HA = true
+		if p, err := c.currentPrimary(hctx); err == nil {
+			primary = p
+		}
+		ev.History = clusterHistory(hctx, primary)
+		ev.LostFiles = readLostFiles(c)
+	}
 	if pc2, err := primary.Direct(10 * time.Second); err == nil {
 		ev.Final, err = wl.Final(hctx, pc2)
 		pc2.Close()

@@ -16,14 +16,27 @@ const (
 // maxEvents bounds a schedule.
 const maxEvents = 10000
 
+// TargetPrimary, as an HA event's target, is whichever node is the
+// primary when the fault is injected (FaultRecord.Resolved says which).
+const TargetPrimary = "primary"
+
 // Event is one scheduled fault: applied At, healed Dur later.
 type Event struct {
-	At     time.Duration `json:"at_ns"`
-	Dur    time.Duration `json:"dur_ns"`
-	Kind   string        `json:"kind"`
-	Target string        `json:"target"` // a node ("n2") or a link ("n1->n2", "client->n1")
-	// Dir is the direction a partition or stall affects.
+	At   time.Duration `json:"at_ns"`
+	Dur  time.Duration `json:"dur_ns"`
+	Kind string        `json:"kind"`
+	// Target is a node ("n2"), a link ("n1->n2", "client->n1", "n1/raft"),
+	// and in HA mode also "primary" (TargetPrimary) or, for a partition, a
+	// pair of nodes ("n1|n2").
+	Target string `json:"target"`
+	// Dir is the direction a partition or stall affects. A partition of
+	// an HA node drops what the node sends to the others (forward), what
+	// it receives from them (backward) or both; of a pair "a|b", forward
+	// is what a sends to b.
 	Dir Direction `json:"dir,omitempty"`
+	// Clients makes the partition of an HA node cut it from the
+	// workload's clients too; without it they still reach it.
+	Clients bool `json:"clients,omitempty"`
 	// Latency and Jitter are a latency fault's delay.
 	Latency time.Duration `json:"latency_ns,omitempty"`
 	Jitter  time.Duration `json:"jitter_ns,omitempty"`
@@ -39,6 +52,9 @@ func (e Event) String() string {
 	switch e.Kind {
 	case FaultPartition, FaultStall:
 		s += " dir=" + e.Dir.String()
+		if e.Clients {
+			s += " +clients"
+		}
 	case FaultLatency:
 		s += fmt.Sprintf(" latency=%v jitter=%v", e.Latency, e.Jitter)
 	case FaultSkew:
@@ -101,14 +117,25 @@ func NewSchedule(cfg *Config, nodes, links []string) *Schedule {
 		pickLink := func() string { return links[rng.IntN(len(links))] }
 		switch e.Kind {
 		case FaultKill, FaultPause:
-			e.Target = pickNode()
+			if cfg.HA && rng.IntN(2) == 0 {
+				e.Target = TargetPrimary // half of them: enough failovers
+			} else {
+				e.Target = pickNode()
+			}
+		case FaultPartition:
+			if cfg.HA {
+				drawHAPartition(rng, &e, nodes)
+				break
+			}
+			e.Target = pickLink()
+			e.Dir = []Direction{Both, Forward, Backward}[rng.IntN(3)]
 		case FaultSkew:
 			e.Target = pickNode()
 			e.Offset = time.Duration(rng.Int64N(int64(60*time.Second))) - 30*time.Second
 		case FaultDisk:
 			e.Target = pickNode()
 			e.Disk = []string{DiskFlip, DiskFull}[rng.IntN(2)]
-		case FaultPartition, FaultStall:
+		case FaultStall:
 			e.Target = pickLink()
 			e.Dir = []Direction{Both, Forward, Backward}[rng.IntN(3)]
 		case FaultLatency:
@@ -122,6 +149,26 @@ func NewSchedule(cfg *Config, nodes, links []string) *Schedule {
 		t += dur + between(clamp(d/40, 200*time.Millisecond, time.Second), clamp(d/15, 400*time.Millisecond, 3*time.Second))
 	}
 	return s
+}
+
+// drawHAPartition draws a partition between nodes: the primary of the
+// moment cut from the others (4 in 10), a random node (3 in 10) or a pair
+// of nodes (3 in 10); both ways mostly, else one way; a quarter of the
+// single-node cuts also cut the clients off.
+func drawHAPartition(rng *rand.Rand, e *Event, nodes []string) {
+	e.Dir = []Direction{Both, Both, Forward, Backward}[rng.IntN(4)]
+	switch p := rng.IntN(10); {
+	case p < 4:
+		e.Target = TargetPrimary
+	case p < 7 || len(nodes) < 2:
+		e.Target = nodes[rng.IntN(len(nodes))]
+	default:
+		a := rng.IntN(len(nodes))
+		b := (a + 1 + rng.IntN(len(nodes)-1)) % len(nodes)
+		e.Target = nodes[a] + "|" + nodes[b]
+		return
+	}
+	e.Clients = rng.IntN(4) == 0
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return min(max(d, lo), hi) }

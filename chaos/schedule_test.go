@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,5 +43,43 @@ func TestSchedule_PinnedEvents(t *testing.T) {
 	cfg.Events, cfg.Faults = nil, nil
 	if got := NewSchedule(&cfg, []string{"n1"}, nil); len(got.Events) != 0 {
 		t.Errorf("no fault kinds gave %d events", len(got.Events))
+	}
+}
+
+// TestSchedule_HA draws kills, pauses and partitions that often target the
+// primary of the moment, and partitions between nodes.
+func TestSchedule_HA(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.HA, cfg.Faults, cfg.Duration, cfg.Seed = true, []string{FaultKill, FaultPause, FaultPartition}, 10*time.Minute, 3
+	nodes := []string{"n1", "n2", "n3"}
+	links := []string{"client->n1", "n1/raft", "n1/repl", "n1/http"}
+	s := NewSchedule(&cfg, nodes, links)
+	if again := NewSchedule(&cfg, nodes, links); !reflect.DeepEqual(s, again) {
+		t.Fatalf("the same seed gave two HA schedules")
+	}
+	count := map[string]int{}
+	for _, e := range s.Events {
+		switch {
+		case e.Target == TargetPrimary:
+			count[e.Kind+"/primary"]++
+		case e.Kind == FaultPartition && strings.Contains(e.Target, "|"):
+			a, b, _ := strings.Cut(e.Target, "|")
+			if a == b || !slices.Contains(nodes, a) || !slices.Contains(nodes, b) {
+				t.Errorf("pair partition %s", e)
+			}
+			count["pair"]++
+		case slices.Contains(nodes, e.Target):
+			count[e.Kind+"/node"]++
+		default:
+			t.Errorf("event %s targets neither a node, a pair nor the primary", e)
+		}
+		if e.Kind == FaultPartition && e.Dir == 0 {
+			t.Errorf("partition %s has no direction", e)
+		}
+	}
+	for _, k := range []string{"kill/primary", "pause/primary", "partition/primary", "kill/node", "partition/node", "pair"} {
+		if count[k] == 0 {
+			t.Errorf("no %s event in %d:\n%s", k, len(s.Events), s)
+		}
 	}
 }

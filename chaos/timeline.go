@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"slices"
@@ -27,11 +28,14 @@ var faultColors = map[string]string{
 // roleColors colours a node's state in its row.
 var roleColors = map[string]string{
 	"primary": "#1f77b4", "replica": "#2ca02c", "down": "#f2b8b8", "not ready": "#ffbb78", "error": "#d62728",
+	"no lease": "#aec7e8",
 }
 
 // Timeline draws the run as an SVG: acknowledged and other ops per
 // second, each node's role over time (from /status samples), and a row
-// per fault kind with each injected fault's span.
+// per fault kind with each injected fault's span. An HA run also marks
+// each new primary and rewind from the cluster's history with a line
+// across the node rows, and shows a primary without its lease apart.
 func Timeline(r *Result) string {
 	run := max(r.runTime, time.Second)
 	pw := tlWidth - tlLeft - tlRight
@@ -106,6 +110,18 @@ func Timeline(r *Result) string {
 		}
 	}
 
+	// The cluster's role events.
+	for _, f := range r.Failovers {
+		fx := x(f.At)
+		color, label := "#000000", fmt.Sprintf("t%d %s", f.Term, f.New)
+		if f.Kind == "rewind" {
+			color, label = "#8c564b", "rewind "+f.Old
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5"><title>%s</title></line>`+"\n",
+			fx, rowsTop-12, fx, faultTop-6, color, html.EscapeString(fmt.Sprintf("%.2fs %s %s -> %s term %d: %s", f.At.Seconds(), f.Kind, f.Old, f.New, f.Term, f.Reason)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="9" fill="%s">%s</text>`+"\n", fx+2, rowsTop-3, color, html.EscapeString(label))
+	}
+
 	// Fault rows.
 	for i, k := range kinds {
 		y := faultTop + float64(i)*(tlRowH+tlRowGap)
@@ -123,7 +139,7 @@ func Timeline(r *Result) string {
 				x0, y, max(x1-x0, 3), tlRowH, fill, opacity, faultColors[k],
 				html.EscapeString(f.Status+": "+f.Event.String()+noteSuffix(f.Note)))
 			if x1-x0 > 40 {
-				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="9">%s</text>`+"\n", x0+2, y+12, html.EscapeString(f.Target))
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="9">%s</text>`+"\n", x0+2, y+12, html.EscapeString(cmp.Or(f.Resolved, f.Target)))
 			}
 		}
 	}
@@ -131,7 +147,11 @@ func Timeline(r *Result) string {
 	// Legend.
 	ly := height - 20
 	lx := tlLeft
-	for _, k := range []string{"primary", "replica", "not ready", "down", "error"} {
+	states := []string{"primary", "replica", "not ready", "down", "error"}
+	if r.HA {
+		states = append(states, "no lease")
+	}
+	for _, k := range states {
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`+"\n",
 			lx, ly-10, roleColors[k], lx+16, ly, k)
 		lx += 90
@@ -150,6 +170,8 @@ func sampleState(s *Sample) string {
 		return "error"
 	case !s.Ready:
 		return "not ready"
+	case s.HA && s.Role == "primary" && !s.MayWrite:
+		return "no lease" // a primary that may not write (deposed, or renewing)
 	}
 	return s.Role
 }

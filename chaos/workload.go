@@ -66,23 +66,66 @@ type worker struct {
 	hist    *History
 	ids     *atomic.Int64
 	seen    map[int]int64 // register: the last value this worker saw per key
+	// ha makes the worker a client of an HA cluster: it sticks to one
+	// node (any node forwards to the primary it knows) and moves to
+	// another after an error, retrying at once a request that surely did
+	// not run; pref is the node it sticks to, -1 before the first op.
+	ha        bool
+	pref      int
+	opTimeout time.Duration
 }
 
 // any returns a random node's target; a replica forwards writes and
-// strong reads to the primary.
-func (w *worker) any() target { return w.targets[w.rng.IntN(len(w.targets))] }
+// strong reads to the primary. An HA worker returns the node it sticks to.
+func (w *worker) any() target {
+	if !w.ha {
+		return w.targets[w.rng.IntN(len(w.targets))]
+	}
+	if w.pref < 0 {
+		w.pref = w.rng.IntN(len(w.targets))
+	}
+	return w.targets[w.pref]
+}
+
+// moveOn makes an HA worker stick to another node than t from now on, and
+// returns it.
+func (w *worker) moveOn(t target) target {
+	if len(w.targets) < 2 {
+		return t
+	}
+	i := w.rng.IntN(len(w.targets) - 1)
+	if w.targets[i].node == t.node {
+		i = len(w.targets) - 1
+	}
+	w.pref = i
+	return w.targets[i]
+}
 
 // begin starts an op: a fresh ID and the invocation time.
 func (w *worker) begin(kind string, t target) Op {
 	return Op{ID: w.ids.Add(1), Worker: w.id, Kind: kind, Node: t.node, Call: w.hist.Since(time.Now())}
 }
 
-// exec runs a write transaction and fills the op's outcome.
+// exec runs a write transaction and fills the op's outcome. An HA worker
+// sends a write that surely did not run (refused for want of a lease or a
+// known primary) to the next node, at most once per node.
 func (w *worker) exec(ctx context.Context, t target, op *Op, stmts []client.Statement) *client.ExecuteResponse {
 	op.Commit = w.commit
 	resp, err := t.c.Execute(ctx, stmts, client.ExecOptions{Transaction: true, Commit: w.commit})
+	for w.ha && notRun(err) && op.Tries < len(w.targets)-1 && ctx.Err() == nil {
+		op.Tries++
+		t = w.moveOn(t)
+		op.Node = t.node
+		resp, err = t.c.Execute(ctx, stmts, client.ExecOptions{Transaction: true, Commit: w.commit})
+	}
 	op.Return = w.hist.Since(time.Now())
+	if w.ha && err != nil {
+		w.moveOn(t)
+	}
 	switch {
+	case w.ha && notRun(err):
+		op.Result, op.Err = Fail, err.Error()
+		return nil
 	case notSent(err):
 		op.Result, op.Err = Fail, err.Error()
 		return nil
@@ -98,6 +141,19 @@ func (w *worker) exec(ctx context.Context, t target, op *Op, stmts []client.Stat
 	return resp
 }
 
+// notRun reports an error that proves an HA node ran nothing: a node
+// without the primary's lease (or a primary handing over) refused the
+// write before running it, itself or as the primary a replica forwarded
+// it to; or a replica refused it, knowing no primary; or notSent.
+func notRun(err error) bool {
+	var he *client.HTTPError
+	if !errors.As(err, &he) {
+		return false
+	}
+	return strings.Contains(he.Message, "write was not run") ||
+		strings.Contains(he.Message, "is a replica and does not know its primary") || notSent(err)
+}
+
 // notSent reports an error that proves the write never reached the
 // primary: a replica answered that it could not connect to the primary to
 // forward it. Any other error leaves the outcome unknown.
@@ -107,13 +163,28 @@ func notSent(err error) bool {
 		strings.Contains(he.Message, "connect: connection refused")
 }
 
-// query runs one read and fills the op's outcome.
+// query runs one read and fills the op's outcome. An HA worker tries the
+// next node after an error, at most once per node and while the op is
+// younger than the op timeout: a read that failed changed nothing.
 func (w *worker) query(ctx context.Context, t target, op *Op, level string, stmt client.Statement) *client.Result {
 	op.Level = level
+	began := time.Now()
 	resp, err := t.c.Query(ctx, []client.Statement{stmt}, client.QueryOptions{Level: level})
-	op.Return = w.hist.Since(time.Now())
 	if err == nil {
 		err = resp.Err()
+	}
+	for w.ha && err != nil && op.Tries < len(w.targets)-1 && ctx.Err() == nil && time.Since(began) < w.opTimeout {
+		op.Tries++
+		t = w.moveOn(t)
+		op.Node = t.node
+		resp, err = t.c.Query(ctx, []client.Statement{stmt}, client.QueryOptions{Level: level})
+		if err == nil {
+			err = resp.Err()
+		}
+	}
+	op.Return = w.hist.Since(time.Now())
+	if err != nil && w.ha {
+		w.moveOn(t)
 	}
 	if err != nil {
 		op.Result, op.Err = Info, err.Error()
@@ -134,7 +205,7 @@ func runWorkers(ctx context.Context, cfg *Config, wl Workload, targets []target,
 	var wg sync.WaitGroup
 	for i := range cfg.Concurrency {
 		w := &worker{id: i, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1)), targets: targets,
-			commit: cfg.Commit, hist: hist, ids: &ids, seen: make(map[int]int64)}
+			commit: cfg.Commit, hist: hist, ids: &ids, seen: make(map[int]int64), ha: cfg.HA, pref: -1, opTimeout: cfg.OpTimeout}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -41,11 +41,24 @@ cluster settle and check: no acknowledged write lost, every node converged,
 the register linearizable, the bank's total constant, one primary per term,
 and a flipped byte in a closed log segment detected and never served.
 
+With --ha the nodes are members of one HA cluster instead (n1 bootstraps it,
+the others join; automatic failover): every listener of every node (raft,
+replication, and the HTTP address the members call each other on) has a
+proxy, each node dials from its own loopback IP (127.0.0.11, 127.0.0.12, ...),
+so a partition can cut chosen nodes from each other while the workload's
+clients still reach them. Kills, pauses and partitions then often hit the
+primary of the moment; clients send to any node and move on after an error;
+and the checkers follow the primary across failovers: no acknowledged write
+lost at remote_flush (a weaker one only if a rewind listed it in a
+lost-transactions file), convergence under one primary, and never two nodes
+that may write in one term or at one moment (may_write in /status).
+
 The schedule is printed first; the same --seed gives the same schedule. The
 command exits 0 only when every checker passes. Faults this binary or
 machine cannot inject (clock skew: serve has no clock-offset hook yet; a
 full disk: needs root for a tmpfs data dir) are reported as skipped.`,
 		Example: `  tandem chaos run --workload register --faults kill,partition,pause --duration 60s --seed 7
+  tandem chaos run --ha --workload set --faults kill,partition,pause --commit remote_flush --duration 60s --seed 7
   tandem chaos run --workload bank --commit remote_apply --faults all --out /tmp/chaos --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,6 +92,7 @@ full disk: needs root for a tmpfs data dir) are reported as skipped.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "cluster size: n1 is the primary, the rest its replicas")
+	f.BoolVar(&cfg.HA, "ha", false, "run the nodes as one HA cluster (automatic failover) with a proxy on every listener and partitions between chosen nodes")
 	f.StringVar(&cfg.Workload, "workload", cfg.Workload, "register, bank or set")
 	f.StringVar(&faults, "faults", "kill,partition,pause,skew,disk", "fault kinds: kill,pause,partition,latency,stall,cut,skew,disk, all or none")
 	f.StringVar(&cfg.Commit, "commit", cfg.Commit, "commit level of every write: off, local, remote_write, remote_flush or remote_apply")
