@@ -53,8 +53,12 @@ failover-bench:
 	bench/scripts/failover.sh 10 6
 
 # Long chaos suite: 100 seeded 60 s runs across the workloads (about 105
-# minutes); CI runs the short fixed-seed suite (TestChaos_ShortSuite).
+# minutes). The even seeds run an HA cluster (automatic failover, faults
+# aimed at the primary of the moment); every tenth seed at commit=local,
+# whose failover losses the rewinds must list in lost-transactions files.
+# CI runs the short fixed-seed suite (TestChaos_ShortSuite).
 chaos: build
 	for s in $$(seq 1 100); do w=$$(echo register bank set | cut -d' ' -f$$((s % 3 + 1))); \
-	  bin/tandem chaos run --workload $$w --faults all --commit remote_flush --duration 60s \
+	  ha=; c=remote_flush; [ $$((s % 2)) -eq 0 ] && ha=--ha; [ $$((s % 10)) -eq 0 ] && c=local; \
+	  bin/tandem chaos run $$ha --workload $$w --faults all --commit $$c --duration 60s \
 	    --seed $$s --out chaos-out/$$s || exit 1; done

@@ -71,11 +71,13 @@ func CheckPrimaries(ev *Evidence) Verdict {
 
 // writerWindow is the span within which two may_write answers prove that
 // two nodes could write at once. Fencing leaves at least the lease margin
-// (ha.Config.LeaseMargin, 100 ms by default; the nodes share one clock
-// here) between the moment the old primary stops writing and the one the
-// new one may start: two writable answers given within less than that
-// cannot both be right. Answers further apart prove nothing, since the
-// monitor asks every node at once but each answers when it gets to it.
+// (ha.Config.LeaseMargin, 100 ms by default) of real time between the
+// moment the old primary stops writing and the one the failover manager
+// acts, whatever the nodes' wall clocks say (ha/DESIGN.md), and the new
+// primary renews before it writes: two writable answers given within less
+// than that cannot both be right. Answers further apart prove nothing,
+// since the monitor asks every node at once but each answers when it gets
+// to it.
 var writerWindow = ha.DefaultConfig().LeaseMargin
 
 // checkWriters checks the may_write answers of an HA cluster: at most one

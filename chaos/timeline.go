@@ -57,8 +57,12 @@ func Timeline(r *Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", tlWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%.0f" y="20" font-size="14">tandem chaos: %s, %d nodes, commit=%s, seed %d: %s</text>`+"\n",
-		tlLeft, html.EscapeString(r.Workload), r.Nodes, html.EscapeString(r.Commit), r.Seed, passWord(r.Pass))
+	mode := ""
+	if r.HA {
+		mode = " (HA)"
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="20" font-size="14">tandem chaos: %s, %d nodes%s, commit=%s, seed %d: %s</text>`+"\n",
+		tlLeft, html.EscapeString(r.Workload), r.Nodes, mode, html.EscapeString(r.Commit), r.Seed, passWord(r.Pass))
 
 	// Throughput bars.
 	top := 40.0
