@@ -50,7 +50,7 @@ failover-long:
 # Failover RTO, switchover unavailability and the lease's cost to write
 # throughput (docs/BENCHMARKS.md, "Failover (issue 4)").
 failover-bench:
-	bench/scripts/failover.sh 10 6
+	bench/scripts/failover.sh 10 10
 
 # Long chaos suite: 100 seeded 60 s runs across the workloads (about 105
 # minutes). The even seeds run an HA cluster (automatic failover, faults
