@@ -24,6 +24,12 @@
 //   - Every write of a Load inserts a row with a fresh PRIMARY KEY, so an
 //     acknowledged write is checked by looking its id up, and a row nobody
 //     wrote is detectable.
+//   - With Options.Proxies, each member's replication address is a proxy
+//     the member advertises (--repl-advertise), and each member dials from
+//     its own loopback IP (--source-addr): Hold stops the stream from the
+//     primary to chosen replicas, so they really fall behind (the kernel
+//     would otherwise deliver what a killed primary had sent), and Cut
+//     drops what was held. Raft and HTTP go direct.
 //
 // The binary is built once per test binary (TestMain); TANDEM_HA_BINARY
 // runs a prebuilt one instead.
