@@ -791,6 +791,13 @@ func (h *haNode) rewindIfDiverged(p ha.Member) {
 		h.noteRewind(fmt.Errorf("ask the primary %s for its term history: %w", p.ID, err))
 		return
 	}
+	if pp.Role != "primary" || pp.Term < h.cluster.State().Term {
+		// Not promoted yet: its history lacks the new term. Look again.
+		h.status.Lock()
+		h.status.divergedAt = time.Time{}
+		h.status.Unlock()
+		return
+	}
 	fork := forkPoint(pp.Terms, n.lastTerm.Load())
 	if fork >= n.log.End() {
 		h.noteRewind(fmt.Errorf("the primary %s refused this replica as diverged, but its history (term %d ends at %s) does not fork this log (ends at %s): re-seed this node (stop it, empty its data dir, start it)",

@@ -30,6 +30,13 @@ func (s source) Attach(h *stream.Hello) error {
 			"replica %s's log continues term %d up to LSN %s, but on this node term %d ended at LSN %s: its log forked from this node's history and holds records this node never had; it must be rewound to LSN %s or re-seed: stop it, empty its data dir and start it again",
 			h.NodeID, h.LastTerm, h.Start, h.LastTerm, forked, forked)}
 	}
+	if end := s.n.log.Durable(); !h.Seed && h.Start > end && s.n.isReplica() {
+		// A replica serving a cascade (or about to be promoted, its new
+		// downstream re-pointed first) may still catch up: retry.
+		return &stream.Error{Code: stream.CodeUnavailable, Message: fmt.Sprintf(
+			"replica %s asks to resume at LSN %s, beyond this replica's log end %s: retrying until it catches up or is promoted",
+			h.NodeID, h.Start, end)}
+	}
 	if end := s.n.log.Durable(); !h.Seed && h.Start > end {
 		return &stream.Error{Code: stream.CodeDiverged, Message: fmt.Sprintf(
 			"replica %s asks to resume at LSN %s, beyond this node's log end %s: its log has records this node does not; it must re-seed: stop it, empty its data dir and start it again",
