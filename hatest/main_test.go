@@ -59,14 +59,6 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// blocked skips a test that fails on a known, reported defect, unless
-// TANDEM_HA_RUN_BLOCKED=1 (to check a fix).
-func blocked(t *testing.T, defect string) {
-	if os.Getenv("TANDEM_HA_RUN_BLOCKED") != "1" {
-		t.Skip("blocked on: " + defect + "; run it with TANDEM_HA_RUN_BLOCKED=1")
-	}
-}
-
 // rounds is the number of kill rounds of a failover test.
 func rounds() int { return envInt("TANDEM_HA_ROUNDS", 3) }
 
