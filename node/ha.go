@@ -62,6 +62,7 @@ type haNode struct {
 		lastFailover   string    // the failover manager's last attempt
 		lastFailoverAt time.Time //
 		rewindErr      string    // the last automatic rewind that failed
+		removed        bool      // this node is no longer a member
 		divergedAt     time.Time // the diverged refusal already acted on
 		renewErr       string
 	}
@@ -666,6 +667,16 @@ func (h *haNode) reconcile() {
 	st := h.cluster.State()
 	p, ok := st.Members[st.Primary]
 	if !ok {
+		return
+	}
+	if _, member := st.Members[n.cfg.NodeID]; !member {
+		h.status.Lock()
+		first := !h.status.removed
+		h.status.removed = true
+		h.status.Unlock()
+		if first {
+			n.logger.Warn("this node was removed from the HA cluster: it keeps its current role but no longer follows the cluster state; stop it, or rejoin it with --join")
+		}
 		return
 	}
 	h.syncCommitConfig(st)

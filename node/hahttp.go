@@ -216,8 +216,12 @@ func (h *haNode) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/cluster/remove":
 		id := q.Get("id")
 		h.onLeader(ctx, w, r, body, func() (any, error) {
-			if err := h.cluster.Apply(ctx, ha.RemoveMember{ID: id, Now: time.Now()}); err != nil {
-				return nil, err
+			if err := h.cluster.Apply(ctx, ha.RemoveMember{ID: id, Now: h.n.wall()}); err != nil {
+				// A remove that stopped between the state and raft: finish
+				// it when raft still has the server.
+				if !errors.Is(err, ha.ErrUnknownMember) || !h.inRaft(id) {
+					return nil, err
+				}
 			}
 			return map[string]string{"removed": id}, h.cluster.Remove(id)
 		})
@@ -229,7 +233,7 @@ func (h *haNode) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.onLeader(ctx, w, r, body, func() (any, error) {
-			return map[string]string{"priority": fmt.Sprintf("%s %d", id, p)}, h.cluster.Apply(ctx, ha.SetPriority{ID: id, Priority: p, Now: time.Now()})
+			return map[string]string{"priority": fmt.Sprintf("%s %d", id, p)}, h.cluster.Apply(ctx, ha.SetPriority{ID: id, Priority: p, Now: h.n.wall()})
 		})
 	case "/cluster/set-nofailover":
 		id := q.Get("id")
@@ -239,7 +243,7 @@ func (h *haNode) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.onLeader(ctx, w, r, body, func() (any, error) {
-			return map[string]string{"nofailover": fmt.Sprintf("%s %t", id, v)}, h.cluster.Apply(ctx, ha.SetTags{ID: id, NoFailover: v, Now: time.Now()})
+			return map[string]string{"nofailover": fmt.Sprintf("%s %t", id, v)}, h.cluster.Apply(ctx, ha.SetTags{ID: id, NoFailover: v, Now: h.n.wall()})
 		})
 	}
 }
@@ -281,6 +285,20 @@ func (h *haNode) onLeader(ctx context.Context, w http.ResponseWriter, r *http.Re
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.StatusCode)
 	w.Write(out)
+}
+
+// inRaft reports whether raft's configuration has server id.
+func (h *haNode) inRaft(id string) bool {
+	servers, err := h.cluster.Servers()
+	if err != nil {
+		return false
+	}
+	for _, s := range servers {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // members is what GET /cluster/members answers.
