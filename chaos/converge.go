@@ -77,6 +77,34 @@ func errSuffix(e string) string {
 	return " error=" + e
 }
 
+// settleAttempts bounds how often settledContents reads again.
+const settleAttempts = 3
+
+// settledContents reads every node's contents, and while they differ
+// waits for the cluster to quiesce and reads them again, a few times: a
+// write whose client gave up during a fault (forwarded into a partition
+// that has healed since) may still commit after the last quiesce. A real
+// divergence stays; a late commit does not.
+func settledContents(ctx context.Context, c *Cluster, tables []string, timeout time.Duration) []NodeContent {
+	out := readContents(ctx, c, tables)
+	for i := 1; i < settleAttempts && !sameContents(out); i++ {
+		if quiesce(ctx, c, timeout) != nil {
+			break
+		}
+		out = readContents(ctx, c, tables)
+	}
+	return out
+}
+
+func sameContents(cs []NodeContent) bool {
+	for _, nc := range cs {
+		if nc.Err != "" || nc.Applied != cs[0].Applied || nc.Checksum != cs[0].Checksum {
+			return false
+		}
+	}
+	return true
+}
+
 // readContents reads every node's applied LSN and a checksum of the
 // tables, locally (level none), straight from each node.
 func readContents(ctx context.Context, c *Cluster, tables []string) []NodeContent {

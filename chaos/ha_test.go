@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,12 +13,13 @@ import (
 	"github.com/tandem-db/tandem/lsn"
 )
 
-// startHA starts an HA cluster of real nodes with sync standbys
-// "ANY 1 (n1,...)" for remote_flush writes, and a table t(id).
-func startHA(t *testing.T, nodes int) *Cluster {
+// startHA starts an HA cluster of real nodes and a table t(id). At
+// commit remote_write or stronger the nodes have sync standbys
+// "ANY 1 (n1,...)"; below, every replica is asynchronous.
+func startHA(t *testing.T, nodes int, commit string) *Cluster {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Binary, cfg.Nodes, cfg.HA, cfg.Commit = testBinary, nodes, true, "remote_flush"
+	cfg.Binary, cfg.Nodes, cfg.HA, cfg.Commit = testBinary, nodes, true, commit
 	cfg.Out = t.TempDir()
 	c, err := newCluster(&cfg, t.TempDir())
 	if err != nil {
@@ -151,7 +153,7 @@ func statusNow(t *testing.T, n *Node) nodeStatus {
 // the heal the old primary follows the new one (rewinding if its log
 // diverged), every node converges, and no acknowledged write is lost.
 func TestHA_PartitionedPrimary(t *testing.T) {
-	c := startHA(t, 3)
+	c := startHA(t, 3, "remote_flush")
 	old := c.Nodes()[0]
 	before := statusNow(t, old)
 	if !before.MayWrite || before.ClusterPrimary != old.ID {
@@ -232,11 +234,11 @@ func TestHA_PartitionedPrimary(t *testing.T) {
 	}
 
 	// Every node holds the same rows, among them every acknowledged write.
-	contents := readContents(hctx, c, []string{"t"})
-	for _, nc := range contents {
-		if nc.Err != "" || nc.Checksum != contents[0].Checksum || nc.Applied != contents[0].Applied {
-			t.Errorf("%s: applied %s, %d rows, checksum %.12s, err %q; %s: applied %s, checksum %.12s",
-				nc.Node, nc.Applied, nc.Rows, nc.Checksum, nc.Err, contents[0].Node, contents[0].Applied, contents[0].Checksum)
+	// A write whose client gave up may still commit after the last
+	// quiesce: compare until the contents settle.
+	if contents := settledContents(hctx, c, []string{"t"}, 30*time.Second); !sameContents(contents) {
+		for _, nc := range contents {
+			t.Errorf("%s: applied %s, %d rows, checksum %.12s, err %q", nc.Node, nc.Applied, nc.Rows, nc.Checksum, nc.Err)
 		}
 	}
 	pcl, err := next.Direct(5 * time.Second)
@@ -301,7 +303,7 @@ func execVia(t *testing.T, n *Node, sql string) lsn.LSN {
 // (writes at remote_flush keep being acknowledged by n3, no failover), and
 // the clients still reach n2. After the heal n2 catches up.
 func TestHA_PartitionPairOnly(t *testing.T) {
-	c := startHA(t, 3)
+	c := startHA(t, 3, "remote_flush")
 	n1, n2, n3 := c.Nodes()[0], c.Nodes()[1], c.Nodes()[2]
 	term := statusNow(t, n1).Term
 	at := execVia(t, n1, "INSERT INTO t(id) VALUES(1)")
@@ -379,4 +381,120 @@ func TestHA_PartitionPairOnly(t *testing.T) {
 	if got := receivedLSN(t, n2); got < at {
 		t.Errorf("n2 received %s after the heal, want %s", got, at)
 	}
+}
+
+// TestHA_PromotionKeepsReceivedTail kills the primary of an HA cluster
+// while writes stream to asynchronous replicas (no sync standbys), a few
+// times over: an asynchronous replica fsyncs what it received a few
+// milliseconds late (stream.asyncSyncDelay), so
+// the connection breaks with records written to its log but not yet
+// durable. The promoted replica must start its term after every record it
+// holds and has applied: then every node converges to the same rows, and
+// no write acknowledged at commit=local is missing unless a rewind listed
+// it.
+func TestHA_PromotionKeepsReceivedTail(t *testing.T) {
+	t.Skip("blocked on: node.promoteLocked waits for the applier only up to log.Durable() but starts the new term at log.End(), " +
+		"and an asynchronous replica's delayed fsync dies with its connection (stream/receiver.go), so a promoted replica never applies " +
+		"the received tail: acknowledged commit=local writes vanish unlisted and replicas stall (see docs/RELIABILITY.md, HA suite)")
+	c := startHA(t, 3, "local")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	type ack struct{ where, gtid string }
+	acked := map[int64]ack{}
+	var next atomic.Int64
+	pad := strings.Repeat("x", 2000)
+	var round atomic.Int64
+	load := func(ctx context.Context, n *Node) {
+		cl, err := n.Direct(2 * time.Second)
+		if err != nil {
+			return
+		}
+		defer cl.Close()
+		for ctx.Err() == nil {
+			id := next.Add(1)
+			resp, err := cl.Execute(ctx, []client.Statement{{SQL: "INSERT INTO t(id) VALUES(?)", Args: []any{id}},
+				{SQL: "INSERT INTO pad(id, v) VALUES(?, ?)", Args: []any{id, pad}}}, client.ExecOptions{Transaction: true, Commit: "local"})
+			if err == nil && resp.Err() == nil {
+				mu.Lock()
+				acked[id] = ack{fmt.Sprintf("%s at LSN %s, GTID %s, round %d", n.ID, resp.LSN, resp.GTID, round.Load()), resp.GTID}
+				mu.Unlock()
+			} else if err != nil {
+				return // the node went away
+			}
+		}
+	}
+	execOn(t, c.Nodes()[0], "CREATE TABLE pad(id INTEGER PRIMARY KEY, v TEXT)")
+	if err := quiesce(ctx, c, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for ; round.Load() < 3; round.Add(1) {
+		p, err := c.currentPrimary(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := waitWritable(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		lctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() { defer wg.Done(); load(lctx, p) }()
+		}
+		mu.Lock()
+		base := len(acked)
+		mu.Unlock()
+		waitFor(t, 10*time.Second, "writes streaming", func() (bool, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) >= base+300, fmt.Sprintf("%d acknowledged", len(acked)-base)
+		})
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		wg.Wait()
+		waitFor(t, 10*time.Second, "a new primary", func() (bool, string) {
+			q, err := c.currentPrimary(ctx)
+			if err != nil || q == p {
+				return false, fmt.Sprint(q, err)
+			}
+			return statusNow(t, q).MayWrite, q.ID
+		})
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := quiesce(ctx, c, 30*time.Second); err != nil {
+			t.Fatalf("round %d: %v", round.Load(), err)
+		}
+		if contents := settledContents(ctx, c, []string{"t", "pad"}, 30*time.Second); !sameContents(contents) {
+			for _, nc := range contents {
+				t.Errorf("round %d: %s applied %s, %d rows (checksum %.12s, err %q)", round.Load(), nc.Node, nc.Applied, nc.Rows, nc.Checksum, nc.Err)
+			}
+			t.FailNow()
+		}
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcl, err := p.Direct(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	present, err := presentIDs(ctx, pcl, "SELECT id FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := listedOps(readLostFiles(c))
+	mu.Lock()
+	defer mu.Unlock()
+	for id, a := range acked {
+		if !present[id] && listed[a.gtid] == "" {
+			t.Errorf("write %d, acknowledged at commit=local (%s), is neither in the database nor in a lost-transactions file", id, a.where)
+		}
+	}
+	t.Logf("%d writes acknowledged", len(acked))
 }

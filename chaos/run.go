@@ -185,7 +185,7 @@ func run(ctx context.Context, cfg *Config, c *Cluster, wl Workload, caps capabil
 	if b, ok := wl.(*bank); ok {
 		ev.BankTotal, ev.BankAccounts = b.Total(), b.accounts
 	}
-	ev.Contents = readContents(hctx, c, wl.Tables())
+	ev.Contents = settledContents(hctx, c, wl.Tables(), cfg.Quiesce)
 	if cfg.HA {
 		// The final state is the primary's of the moment; the cluster's
 		// history says how it came to be, and the rewinds' files what
