@@ -393,9 +393,6 @@ func TestHA_PartitionPairOnly(t *testing.T) {
 // no write acknowledged at commit=local is missing unless a rewind listed
 // it.
 func TestHA_PromotionKeepsReceivedTail(t *testing.T) {
-	t.Skip("blocked on: node.promoteLocked waits for the applier only up to log.Durable() but starts the new term at log.End(), " +
-		"and an asynchronous replica's delayed fsync dies with its connection (stream/receiver.go), so a promoted replica never applies " +
-		"the received tail: acknowledged commit=local writes vanish unlisted and replicas stall (see docs/RELIABILITY.md, HA suite)")
 	c := startHA(t, 3, "local")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -86,8 +86,14 @@ func (n *Node) promoteLocked(ctx context.Context, term uint64, kind, reason stri
 	}
 	n.stopClient()
 	<-n.clientDone
+	// An asynchronous replica fsyncs what it received a little late: make
+	// the whole received tail durable, so the new term starts after every
+	// record this node holds, and all of them are applied first.
+	if err := n.log.Sync(); err != nil {
+		return "", fmt.Errorf("promote: fsync the received log: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
+	}
 	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
-	err := n.app().waitApplied(dctx, n.log.Durable())
+	err := n.app().waitApplied(dctx, n.log.End())
 	cancel()
 	if err != nil {
 		// Streaming is stopped; the node stays a replica and says so.
