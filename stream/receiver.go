@@ -316,21 +316,35 @@ func (r *receiver) flushedTo(flushed lsn.LSN) {
 
 // delayedSyncs is the asynchronous replica's syncer: asked to sync, it
 // waits asyncSyncDelay so that records that arrive meanwhile share the
-// fsync, then syncs and acks.
+// fsync, then syncs and acks. When the connection ends it still syncs what
+// was received: otherwise a tail written to the log stays volatile, and
+// unapplied, until more records arrive (a promotion, or an upstream that
+// went quiet, may never send any).
 func (r *receiver) delayedSyncs(ctx context.Context) error {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	final := func() error {
+		if _, err := r.cl.sink.Sync(); err != nil {
+			return fmt.Errorf("sync the local log: %w", err)
+		}
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			select {
+			case <-r.syncKick:
+				return final()
+			default:
+				return nil
+			}
 		case <-r.syncKick:
 		}
 		t.Reset(asyncSyncDelay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil
+			return final()
 		case <-t.C:
 		}
 		flushed, err := r.cl.sink.Sync()
