@@ -51,6 +51,9 @@ func Timeline(r *Result) string {
 	}
 	nodes := nodeNames(r)
 	rowsTop := 40 + tlBarsH + 30
+	if r.HA {
+		rowsTop += 12 // room for the labels of the cluster's role events
+	}
 	faultTop := rowsTop + float64(len(nodes))*(tlRowH+tlRowGap) + 20
 	height := faultTop + float64(len(kinds))*(tlRowH+tlRowGap) + 60
 
@@ -115,15 +118,23 @@ func Timeline(r *Result) string {
 	}
 
 	// The cluster's role events.
+	lastLabel, row := -1e9, 0
 	for _, f := range r.Failovers {
 		fx := x(f.At)
+		// Labels of events close together go on alternate lines.
+		if row = 0; fx-lastLabel < 70 {
+			row = 1
+		}
+		if row == 0 {
+			lastLabel = fx
+		}
 		color, label := "#000000", fmt.Sprintf("t%d %s", f.Term, f.New)
 		if f.Kind == "rewind" {
 			color, label = "#8c564b", "rewind "+f.Old
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5"><title>%s</title></line>`+"\n",
 			fx, rowsTop-12, fx, faultTop-6, color, html.EscapeString(fmt.Sprintf("%.2fs %s %s -> %s term %d: %s", f.At.Seconds(), f.Kind, f.Old, f.New, f.Term, f.Reason)))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="9" fill="%s">%s</text>`+"\n", fx+2, rowsTop-3, color, html.EscapeString(label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="9" fill="%s">%s</text>`+"\n", fx+2, rowsTop-3-10*float64(row), color, html.EscapeString(label))
 	}
 
 	// Fault rows.
