@@ -785,6 +785,16 @@ func (n *Node) haDemote(p ha.Member) error {
 func (h *haNode) rewindIfDiverged(p ha.Member) {
 	n := h.n
 	cs := n.clientStatus()
+	switch cs.LastErrorCode {
+	case stream.CodeSlotLost, stream.CodeStartNotAvailable:
+		// The primary no longer has the records this replica needs.
+		if !cs.Connected {
+			if err := n.requestReseed("the primary " + p.ID + " cannot serve this replica's position: " + cs.LastError); err != nil {
+				n.logger.Error("re-seed", "err", err)
+			}
+		}
+		return
+	}
 	if cs.LastErrorCode != stream.CodeDiverged || cs.Connected {
 		return
 	}
@@ -811,13 +821,21 @@ func (h *haNode) rewindIfDiverged(p ha.Member) {
 	}
 	fork := forkPoint(pp.Terms, n.lastTerm.Load())
 	if fork >= n.log.End() {
-		h.noteRewind(fmt.Errorf("the primary %s refused this replica as diverged, but its history (term %d ends at %s) does not fork this log (ends at %s): re-seed this node (stop it, empty its data dir, start it)",
-			p.ID, n.lastTerm.Load(), fork, n.log.End()))
+		err := fmt.Errorf("the primary %s refused this replica as diverged, but its history (term %d ends at %s) does not fork this log (ends at %s)",
+			p.ID, n.lastTerm.Load(), fork, n.log.End())
+		h.noteRewind(err)
+		if rerr := n.requestReseed(err.Error()); rerr != nil {
+			n.logger.Error("re-seed", "err", rerr)
+		}
 		return
 	}
 	msg, err := n.Rewind(ctx, fork)
 	if err != nil {
-		h.noteRewind(fmt.Errorf("automatic rewind to the fork point %s failed: %w; re-seed this node (stop it, empty its data dir, start it)", fork, err))
+		err = fmt.Errorf("automatic rewind to the fork point %s failed: %w", fork, err)
+		h.noteRewind(err)
+		if rerr := n.requestReseed(err.Error()); rerr != nil {
+			n.logger.Error("re-seed", "err", rerr)
+		}
 		return
 	}
 	h.noteRewind(nil)

@@ -93,6 +93,10 @@ type Node struct {
 	recovery   recoveryInfo
 	stats      writeStats
 	ha         *haNode // automatic failover; nil without --raft-addr
+	// restart is closed when the node must be reopened (to re-seed).
+	restart       chan struct{}
+	restartOnce   sync.Once
+	restartReason string
 }
 
 // Open opens the node's data directory, recovers it and starts its
@@ -117,8 +121,15 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	aside, why, err := setAsideForReseed(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if aside != "" {
+		logger.Warn("re-seeding: the old copy is set aside", "dir", aside, "reason", why)
+	}
 	n := &Node{cfg: cfg, logger: logger, id: id, format: format, clock: hlc.NewClock(wallClock(cfg.ClockOffset)), start: time.Now(),
-		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}),
+		reqs: make(chan *writeReq, cfg.QueueSize), closing: make(chan struct{}), ready: make(chan struct{}), restart: make(chan struct{}),
 		afterCommit: cfg.SyncPoint == "after_commit", lag: newLagTracker(), forwarder: &forwarder{source: cfg.SourceAddr}, visible: newWatermark(0)}
 	idle := make(chan struct{})
 	n.writerDone.Store(&idle) // no writer yet: nothing closes it

@@ -52,14 +52,24 @@ flags, which override the file.`,
 				}
 				defer stop()
 			}
-			n, err := node.Open(cfg)
-			if err != nil {
-				return err
+			for {
+				n, err := node.Open(cfg)
+				if err != nil {
+					return err
+				}
+				cfg.Logger.Info("node started", "data_dir", cfg.DataDir, "http_addr", n.HTTPAddr(), "repl_addr", n.ReplAddr(), "format", cfg.Format)
+				select {
+				case <-cmd.Context().Done():
+					cfg.Logger.Info("shutting down")
+					return n.Close()
+				case <-n.RestartRequested():
+					// The node set its copy aside to re-seed: reopen it.
+					cfg.Logger.Warn("restarting the node", "reason", n.RestartReason())
+					if err := n.Close(); err != nil {
+						cfg.Logger.Warn("close before the restart", "err", err)
+					}
+				}
 			}
-			cfg.Logger.Info("node started", "data_dir", cfg.DataDir, "http_addr", n.HTTPAddr(), "repl_addr", n.ReplAddr(), "format", cfg.Format)
-			<-cmd.Context().Done()
-			cfg.Logger.Info("shutting down")
-			return n.Close()
 		},
 	}
 	f := cmd.Flags()
