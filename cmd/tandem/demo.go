@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -25,8 +26,9 @@ import (
 // one process, with sample tables, and what to try against them.
 func demoCommand() *cobra.Command {
 	var (
-		addr string
-		keep bool
+		addr   string
+		keep   bool
+		withHA bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -41,17 +43,23 @@ stops the nodes and removes the directories, unless --keep is given.
 
 --http-addr is the primary's HTTP address; the replicas take free ports.
 If the default address is busy, the primary takes a free port too and the
-demo says so; an --http-addr given explicitly must be free.`,
+demo says so; an --http-addr given explicitly must be free.
+
+--ha makes the three nodes one HA cluster with automatic failover: the
+primary bootstraps it, the replicas join it, and the roles come from the
+cluster state; try tandem cluster members and tandem switchover.`,
 		Example: `  tandem demo
+  tandem demo --ha
   tandem demo --http-addr 127.0.0.1:5001 --keep`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), addr, cmd.Flags().Changed("http-addr"), keep)
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), demoOptions{addr: addr, explicit: cmd.Flags().Changed("http-addr"), keep: keep, ha: withHA})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "http-addr", defaultAddr, "the primary's HTTP API listen address (127.0.0.1:0 for any free port)")
 	f.BoolVar(&keep, "keep", false, "keep the data directories on exit")
+	f.BoolVar(&withHA, "ha", false, "run the three nodes as an HA cluster with automatic failover")
 	return cmd
 }
 
@@ -65,9 +73,17 @@ const (
 
 var demoReplicas = []string{"r1", "r2"}
 
-// runDemo runs the demo cluster until ctx ends. explicit says whether the
-// user chose addr, so that a busy port is an error rather than a fallback.
-func runDemo(ctx context.Context, out, stderr io.Writer, addr string, explicit, keep bool) (err error) {
+// demoOptions are the demo's flags. explicit says whether the user chose
+// addr, so that a busy port is an error rather than a fallback.
+type demoOptions struct {
+	addr           string
+	explicit, keep bool
+	ha             bool
+}
+
+// runDemo runs the demo cluster until ctx ends.
+func runDemo(ctx context.Context, out, stderr io.Writer, o demoOptions) (err error) {
+	addr, explicit, keep := o.addr, o.explicit, o.keep
 	dir, err := os.MkdirTemp("", "tandem-demo-")
 	if err != nil {
 		return fmt.Errorf("create the demo data directory: %w", err)
@@ -86,7 +102,7 @@ func runDemo(ctx context.Context, out, stderr io.Writer, addr string, explicit, 
 		}
 	}()
 
-	c, busy, err := openDemoCluster(dir, addr, secret, explicit, stderr)
+	c, busy, err := openDemoCluster(dir, addr, secret, explicit, o.ha, stderr)
 	if err != nil {
 		return err
 	}
@@ -106,8 +122,35 @@ func runDemo(ctx context.Context, out, stderr io.Writer, addr string, explicit, 
 	return nil
 }
 
+// freeLoopback returns a loopback address whose port was free a moment
+// ago (HA members need fixed ports).
+func freeLoopback() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0" // node.Open then says what is wrong
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// fixedDemoAddr returns addr when it is free (or explicit: node.Open then
+// reports it busy), else a free port; busy is the address it wanted.
+func fixedDemoAddr(addr string, explicit bool) (string, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		a := ln.Addr().String()
+		ln.Close()
+		return a, "", nil
+	}
+	if explicit {
+		return "", "", fmt.Errorf("--http-addr %s is not free (%v)", addr, err)
+	}
+	return freeLoopback(), addr, nil
+}
+
 // demoCluster is the demo's primary and replicas.
 type demoCluster struct {
+	ha       bool // an HA cluster
 	primary  *node.Node
 	replicas []*node.Node
 	inserted int           // rows the workload added
@@ -117,20 +160,33 @@ type demoCluster struct {
 // openDemoCluster opens the primary, falling back to a free port when addr
 // is busy and was not chosen by the user (busy is then the address it
 // wanted), and the replicas, which seed themselves from it.
-func openDemoCluster(dir, addr, secret string, explicit bool, stderr io.Writer) (c *demoCluster, busy string, err error) {
+func openDemoCluster(dir, addr, secret string, explicit, withHA bool, stderr io.Writer) (c *demoCluster, busy string, err error) {
 	// Only problems: the demo's own output says what is running where.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := node.DefaultConfig()
 	cfg.NodeID, cfg.DataDir, cfg.HTTPAddr, cfg.Logger = "primary", filepath.Join(dir, "primary"), addr, logger
 	cfg.ReplAddr, cfg.ClusterSecret, cfg.SyncStandbys = "127.0.0.1:0", secret, demoSyncStandbys
-	c = &demoCluster{}
-	if c.primary, busy, err = openDemoPrimary(cfg, explicit); err != nil {
+	c = &demoCluster{ha: withHA}
+	if withHA {
+		// Members dial each other at fixed addresses.
+		if cfg.HTTPAddr, busy, err = fixedDemoAddr(cfg.HTTPAddr, explicit); err != nil {
+			return nil, "", err
+		}
+		cfg.ReplAddr, cfg.RaftAddr, cfg.Bootstrap = freeLoopback(), freeLoopback(), true
+	}
+	var fellBack string
+	if c.primary, fellBack, err = openDemoPrimary(cfg, explicit || withHA); err != nil {
 		return nil, "", err
 	}
+	busy = cmp.Or(busy, fellBack)
 	for _, name := range demoReplicas {
 		rc := node.DefaultConfig()
 		rc.NodeID, rc.DataDir, rc.HTTPAddr, rc.Logger = name, filepath.Join(dir, name), "127.0.0.1:0", logger
 		rc.Primary, rc.ClusterSecret = c.primary.ReplAddr(), secret
+		if withHA {
+			rc.Primary, rc.Join = "", c.primary.HTTPAddr()
+			rc.HTTPAddr, rc.ReplAddr, rc.RaftAddr = freeLoopback(), freeLoopback(), freeLoopback()
+		}
 		r, err := node.Open(rc)
 		if err != nil {
 			return nil, "", errors.Join(fmt.Errorf("open replica %s: %w", name, err), c.close())
@@ -326,7 +382,11 @@ func printDemo(ctx context.Context, w io.Writer, c *demoCluster, dir, busy strin
 	if keep {
 		onExit = "kept on exit"
 	}
-	fmt.Fprintln(w, "Tandem demo cluster is running: a primary and two streaming replicas.")
+	if c.ha {
+		fmt.Fprintln(w, "Tandem demo cluster is running: an HA cluster of a primary and two streaming replicas, with automatic failover.")
+	} else {
+		fmt.Fprintln(w, "Tandem demo cluster is running: a primary and two streaming replicas.")
+	}
 	if busy != "" {
 		fmt.Fprintf(w, "  (%s is busy, so the primary took a free port; choose one with --http-addr)\n", busy)
 	}
@@ -348,6 +408,10 @@ func printDemo(ctx context.Context, w io.Writer, c *demoCluster, dir, busy strin
 	fmt.Fprintf(w, "  tandem status --addr %s      (and --addr %s for a replica's view)\n", p, r1)
 	fmt.Fprintf(w, "  tandem bench --addr %s --commit remote_flush --duration 5s\n", p)
 	fmt.Fprintf(w, "  tandem log inspect %s\n", filepath.Join(dir, "primary"))
+	if c.ha {
+		fmt.Fprintf(w, "  tandem cluster members --addr %s\n", p)
+		fmt.Fprintf(w, "  tandem switchover --addr %s --to r1      (then tandem status --addr %s)\n", p, r1)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 	return nil

@@ -183,3 +183,54 @@ func checkDemoRows(ctx context.Context, t *testing.T, addr, level string) {
 		}
 	}
 }
+
+// tandem demo --ha runs the three nodes as an HA cluster: the output says
+// so and suggests the cluster commands, and a switchover it suggests
+// moves the primary role to r1.
+func TestDemoCommand_HA(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, stderr := newNotifyBuffer(), newNotifyBuffer()
+	cmd := demoCommand()
+	cmd.SetArgs([]string{"--http-addr", "127.0.0.1:0", "--ha"})
+	cmd.SetOut(out)
+	cmd.SetErr(stderr)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	deadline := time.After(60 * time.Second)
+	text := out.waitFor(t, "Press Ctrl-C to stop.", deadline)
+	m := regexp.MustCompile(`primary   http://(\S+) .*\n\s+r1, r2    http://(\S+)  http://(\S+)\n`).FindStringSubmatch(text)
+	if m == nil || !strings.Contains(text, "HA cluster") || !strings.Contains(text, "tandem cluster members --addr "+m[1]) {
+		t.Fatalf("HA demo output:\n%s", text)
+	}
+	primary, r1 := m[1], m[2]
+	msg, err := roleCall(cmd, primary, "/admin/switchover", "to=r1", "switched")
+	if err != nil {
+		t.Fatalf("switchover to r1: %v", err)
+	}
+	t.Log(msg)
+	rc, err := client.New(r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for {
+		st, err := rc.Status(ctx)
+		if err == nil {
+			if nd, _ := st["node"].(map[string]any); nd["role"] == "primary" {
+				break
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("r1 did not become the primary: %v %v", st, err)
+		case <-time.After(10 * time.Millisecond): // polling r1's status
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v; stderr:\n%s", err, stderr.String())
+	}
+}
