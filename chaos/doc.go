@@ -30,10 +30,10 @@
 // or paused (SIGSTOP, SIGCONT). A full disk is a tmpfs data dir shrunk to
 // what it holds (root only); a flipped byte goes into a record of a closed
 // log segment of a stopped node, which is then started and must refuse.
-// Clock skew needs a clock-offset flag that `tandem serve` does not have
-// yet: the run probes `serve --help` and reports the fault as skipped
-// until it exists. Nothing is faked: a fault that cannot be injected is
-// reported as skipped, with the reason.
+// Clock skew restarts a node with `--clock-offset`, which the run finds in
+// `serve --help`; with a binary that lacks it the fault is reported as
+// skipped. Nothing is faked: a fault that cannot be injected is reported as
+// skipped, with the reason.
 //
 // Invariants:
 //   - The schedule depends only on the seed, the fault kinds, the duration
@@ -61,7 +61,8 @@
 //   - Safety is judged on may_write, a node's own "I may accept writes
 //     now" in /status: no term has two nodes that reported it, and no
 //     monitor round finds two nodes that report it within the lease margin
-//     (fencing leaves at least that gap; the nodes share one clock here).
+//     (fencing leaves at least that gap of real time, whatever the nodes'
+//     wall clocks say).
 //   - At remote_flush no acknowledged write may be missing after any
 //     failover; a weaker write lost by a failover must be listed in the
 //     lost-transactions file of the node that rewound (only commit=off,

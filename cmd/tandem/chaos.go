@@ -55,8 +55,8 @@ that may write in one term or at one moment (may_write in /status).
 
 The schedule is printed first; the same --seed gives the same schedule. The
 command exits 0 only when every checker passes. Faults this binary or
-machine cannot inject (clock skew: serve has no clock-offset hook yet; a
-full disk: needs root for a tmpfs data dir) are reported as skipped.`,
+machine cannot inject (clock skew: a serve without --clock-offset; a full
+disk: needs root for a tmpfs data dir) are reported as skipped.`,
 		Example: `  tandem chaos run --workload register --faults kill,partition,pause --duration 60s --seed 7
   tandem chaos run --ha --workload set --faults kill,partition,pause --commit remote_flush --duration 60s --seed 7
   tandem chaos run --workload bank --commit remote_apply --faults all --out /tmp/chaos --json`,
