@@ -454,8 +454,11 @@ func TestHA_PromotionKeepsReceivedTail(t *testing.T) {
 		wg.Wait()
 		waitFor(t, 10*time.Second, "a new primary", func() (bool, string) {
 			q, err := c.currentPrimary(ctx)
-			if err != nil || q == p {
-				return false, fmt.Sprint(q, err)
+			if err != nil {
+				return false, err.Error()
+			}
+			if q == p {
+				return false, "still " + p.ID
 			}
 			return statusNow(t, q).MayWrite, q.ID
 		})
