@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -101,7 +102,7 @@ func (s source) PrimaryHTTP() string {
 	if s.n.isReplica() {
 		return s.n.primaryHTTP()
 	}
-	return s.n.HTTPAddr()
+	return cmp.Or(s.n.cfg.HTTPAdvertise, s.n.HTTPAddr())
 }
 
 // startServer serves the log to replicas.

@@ -324,6 +324,9 @@ func (r *receiver) delayedSyncs(ctx context.Context) error {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	final := func() error {
+		if r.written.Load() <= r.flushed.Load() {
+			return nil // nothing unsynced (or still seeding: no log yet)
+		}
 		if _, err := r.cl.sink.Sync(); err != nil {
 			return fmt.Errorf("sync the local log: %w", err)
 		}
@@ -332,12 +335,9 @@ func (r *receiver) delayedSyncs(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			select {
-			case <-r.syncKick:
-				return final()
-			default:
-				return nil
-			}
+			// Records may have been written without a sync requested yet
+			// (a connection cut mid-message): sync whatever is there.
+			return final()
 		case <-r.syncKick:
 		}
 		t.Reset(asyncSyncDelay)
