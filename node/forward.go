@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/tandem-db/tandem/client"
 	"github.com/tandem-db/tandem/command"
@@ -112,8 +114,13 @@ func (n *Node) forwardExecute(ctx context.Context, req *command.ExecuteRequest) 
 	if err != nil {
 		return nil, err
 	}
+	ctx, stop := n.untilPrimaryMoves(ctx)
+	defer stop()
 	resp, err := c.Execute(ctx, toClient(req.Statements), client.ExecOptions{Transaction: req.Transaction, Commit: req.Commit.String()})
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errPrimaryMoved) {
+			err = cause
+		}
 		return nil, fmt.Errorf("forward to the primary at %s: %w", addr, err)
 	}
 	out := &command.ExecuteResponse{Results: fromClient(resp.Results), Warning: resp.Warning}
@@ -136,9 +143,52 @@ func (n *Node) forwardQuery(ctx context.Context, req *command.QueryRequest) ([]c
 	if err != nil {
 		return nil, err
 	}
+	ctx, stop := n.untilPrimaryMoves(ctx)
+	defer stop()
 	resp, err := c.Query(ctx, toClient(req.Statements), client.QueryOptions{Transaction: req.Transaction, Level: req.Level.String()})
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errPrimaryMoved) {
+			err = cause
+		}
 		return nil, fmt.Errorf("forward to the primary at %s: %w", addr, err)
 	}
 	return fromClient(resp.Results), nil
+}
+
+// errPrimaryMoved ends a forwarded request whose primary was replaced
+// meanwhile (it may be paused or cut off, and would hold the request until
+// the fault heals).
+var errPrimaryMoved = &leaseError{"the cluster's primary changed while this request was forwarded to the old one: a write's outcome is unknown (check before retrying); send it again to reach the new primary"}
+
+// forwardPoll is how often a forwarded request looks for a new primary.
+const forwardPoll = 20 * time.Millisecond
+
+// untilPrimaryMoves returns ctx, cancelled with errPrimaryMoved when an HA
+// cluster names a new primary term before stop is called.
+func (n *Node) untilPrimaryMoves(ctx context.Context) (context.Context, func()) {
+	h := n.ha
+	if h == nil {
+		return ctx, func() {}
+	}
+	term := h.cluster.State().Term
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(forwardPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if h.stateTerm.Load() > term {
+					cancel(errPrimaryMoved)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
 }

@@ -40,6 +40,8 @@ type haNode struct {
 	// leaseUntil is when writes must stop, as nanoseconds since n.start on
 	// the monotonic clock: the writer reads it without a lock.
 	leaseUntil atomic.Int64
+	// stateTerm is the term of the cluster state the reconciler last saw.
+	stateTerm atomic.Uint64
 	// hold stops renewals: a switchover released the lease.
 	hold atomic.Bool
 	// forced is set by a manual promote outside the consensus: this node
@@ -661,10 +663,11 @@ func (h *haNode) reconcileLoop() {
 // node: promote, demote, follow the primary, or rewind a diverged log.
 func (h *haNode) reconcile() {
 	n := h.n
+	st := h.cluster.State()
+	raiseTo(&h.stateTerm, st.Term)
 	if !n.isReady() {
 		return
 	}
-	st := h.cluster.State()
 	p, ok := st.Members[st.Primary]
 	if !ok {
 		return
