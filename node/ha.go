@@ -587,7 +587,7 @@ func (h *haNode) askPositions(ctx context.Context, st ha.State, skip string) map
 				}
 			} else {
 				cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-				var p position
+				var p Position
 				if err := h.peers.get(cctx, m.HTTPAddr, "/cluster/position", &p); err == nil {
 					r = ha.Reply{FlushedLSN: p.FlushedLSN, Term: p.LastTerm, Reachable: true}
 				}
@@ -602,15 +602,15 @@ func (h *haNode) askPositions(ctx context.Context, st ha.State, skip string) map
 	return out
 }
 
-// position is what a member answers when asked where its log ends.
-type position struct {
+// Position is what a member answers (GET /cluster/position) when asked where its log ends.
+type Position struct {
 	ID         string      `json:"id"`
 	Role       string      `json:"role"`
 	Term       uint64      `json:"term"`
 	LastTerm   uint64      `json:"last_term"`
 	FlushedLSN lsn.LSN     `json:"flushed_lsn"`
 	AppliedLSN lsn.LSN     `json:"applied_lsn"`
-	Terms      []termStart `json:"terms"`
+	Terms      []TermStart `json:"terms"`
 }
 
 // unfitError says why a member cannot be a failover candidate now.
@@ -621,20 +621,20 @@ func (e *unfitError) HTTPStatus() int { return http.StatusServiceUnavailable }
 
 // position reports where this node's log ends, or why it cannot be
 // promoted now.
-func (n *Node) position() (position, error) {
+func (n *Node) position() (Position, error) {
 	if !n.isReady() {
-		return position{}, &unfitError{"this node is seeding: it has no complete copy"}
+		return Position{}, &unfitError{"this node is seeding: it has no complete copy"}
 	}
 	if err := n.failure(); err != nil {
-		return position{}, &unfitError{err.Error()}
+		return Position{}, &unfitError{err.Error()}
 	}
-	p := position{ID: n.cfg.NodeID, Role: "primary", Term: n.term.Load(), LastTerm: n.lastTerm.Load(), FlushedLSN: n.log.Durable(),
+	p := Position{ID: n.cfg.NodeID, Role: "primary", Term: n.term.Load(), LastTerm: n.lastTerm.Load(), FlushedLSN: n.log.Durable(),
 		AppliedLSN: n.appliedLSN(), Terms: n.terms.list()}
 	if n.isReplica() {
 		p.Role = "replica"
 		if a := n.app(); a != nil {
 			if s := a.status(); s.Stopped {
-				return position{}, &unfitError{fmt.Sprintf("this replica's applier is stopped on %s (%s)", s.ErrorGTID, s.Error)}
+				return Position{}, &unfitError{fmt.Sprintf("this replica's applier is stopped on %s (%s)", s.ErrorGTID, s.Error)}
 			}
 		}
 	}
@@ -810,7 +810,7 @@ func (h *haNode) rewindIfDiverged(p ha.Member) {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 	defer cancel()
-	var pp position
+	var pp Position
 	if err := h.peers.get(ctx, p.HTTPAddr, "/cluster/position", &pp); err != nil {
 		h.noteRewind(fmt.Errorf("ask the primary %s for its term history: %w", p.ID, err))
 		return
@@ -864,7 +864,7 @@ func (h *haNode) noteRewind(err error) {
 
 // forkPoint is where term last ended in a primary's term history: the
 // start of the first later term (the maximum LSN if none).
-func forkPoint(terms []termStart, last uint64) lsn.LSN {
+func forkPoint(terms []TermStart, last uint64) lsn.LSN {
 	for _, e := range terms {
 		if e.Term > last {
 			return e.Start
@@ -1007,8 +1007,8 @@ func (n *Node) haSwitchover(ctx context.Context, target string) (string, error) 
 		m.ID, newTerm, end, unavailable.Round(time.Millisecond)), nil
 }
 
-// clusterStatus is the cluster section of /status.
-type clusterStatus struct {
+// ClusterStatus is the cluster section of /status.
+type ClusterStatus struct {
 	RaftAddr    string          `json:"raft_addr"`
 	RaftLeader  string          `json:"raft_leader"`
 	IsLeader    bool            `json:"is_raft_leader"`
@@ -1027,10 +1027,10 @@ type clusterStatus struct {
 	RewindError string          `json:"rewind_error,omitempty"`
 }
 
-func (h *haNode) clusterStatus() *clusterStatus {
+func (h *haNode) clusterStatus() *ClusterStatus {
 	st := h.cluster.State()
 	leader, _ := h.cluster.Leader()
-	cs := &clusterStatus{RaftAddr: h.cluster.Addr(), RaftLeader: leader, IsLeader: h.cluster.IsLeader(), Primary: st.Primary, Term: st.Term,
+	cs := &ClusterStatus{RaftAddr: h.cluster.Addr(), RaftLeader: leader, IsLeader: h.cluster.IsLeader(), Primary: st.Primary, Term: st.Term,
 		Lease: st.Lease, Commit: st.Commit, Members: st.SortedMembers(), History: st.Events, Forced: h.forced.Load()}
 	if st.Lease.Holder != "" {
 		cs.LeaseLeftMs = max(time.Until(st.Lease.Expires).Milliseconds(), 0)

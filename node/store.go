@@ -74,7 +74,7 @@ type Status struct {
 	Upstream *upstreamStatus `json:"upstream,omitempty"`
 	Recovery recoveryInfo    `json:"recovery"`
 	// Cluster is the HA cluster state as this member sees it.
-	Cluster *clusterStatus `json:"cluster,omitempty"`
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 type writerStatus struct {

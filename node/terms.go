@@ -15,8 +15,8 @@ import (
 
 const termsFile = "terms.json"
 
-// termStart says where a term's records start in the log stream.
-type termStart struct {
+// TermStart says where a term's records start in the log stream.
+type TermStart struct {
 	Term  uint64  `json:"term"`
 	Start lsn.LSN `json:"start_lsn"`
 }
@@ -30,7 +30,7 @@ type termStart struct {
 type termHistory struct {
 	mu      sync.Mutex
 	path    string
-	entries []termStart
+	entries []TermStart
 }
 
 func loadTermHistory(dir string) (*termHistory, error) {
@@ -55,7 +55,7 @@ func (h *termHistory) add(term uint64, start lsn.LSN) error {
 	if n := len(h.entries); n > 0 && h.entries[n-1].Term >= term {
 		return nil
 	}
-	h.entries = append(h.entries, termStart{term, start})
+	h.entries = append(h.entries, TermStart{term, start})
 	b, err := json.MarshalIndent(h.entries, "", "  ")
 	if err != nil {
 		return err
@@ -83,8 +83,8 @@ func (h *termHistory) endOf(term uint64) lsn.LSN {
 }
 
 // list returns a copy of the entries.
-func (h *termHistory) list() []termStart {
+func (h *termHistory) list() []TermStart {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]termStart(nil), h.entries...)
+	return append([]TermStart(nil), h.entries...)
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/tandem-db/tandem/client"
 	"github.com/tandem-db/tandem/ha"
-	"github.com/tandem-db/tandem/lsn"
+	"github.com/tandem-db/tandem/node"
 )
 
 // positionTimeout bounds how long `tandem cluster members` waits for one
@@ -231,20 +231,10 @@ type membersDoc struct {
 	RaftError string      `json:"raft_error"`
 }
 
-// positionDoc is GET /cluster/position: where a member's log ends.
-type positionDoc struct {
-	ID         string  `json:"id"`
-	Role       string  `json:"role"`
-	Term       uint64  `json:"term"`
-	LastTerm   uint64  `json:"last_term"`
-	FlushedLSN lsn.LSN `json:"flushed_lsn"`
-	AppliedLSN lsn.LSN `json:"applied_lsn"`
-}
-
 // memberPosition is one member's answer to GET /cluster/position, or why
 // there is none.
 type memberPosition struct {
-	Pos *positionDoc
+	Pos *node.Position
 	Raw json.RawMessage
 	Err error
 }
@@ -264,7 +254,7 @@ func askPositions(ctx context.Context, members []ha.Member) map[string]memberPos
 			var r memberPosition
 			body, err := nodeRequest(ctx, m.HTTPAddr, http.MethodGet, "/cluster/position", "")
 			if err == nil {
-				var p positionDoc
+				var p node.Position
 				if err = json.Unmarshal(body, &p); err == nil {
 					r.Pos, r.Raw = &p, body
 				}

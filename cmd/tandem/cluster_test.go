@@ -130,7 +130,7 @@ func TestClusterCommand(t *testing.T) {
 		if got, want := len(d.State.Members), 3; got != want {
 			t.Errorf("--json: %d members, want %d", got, want)
 		}
-		var p positionDoc
+		var p node.Position
 		if err := json.Unmarshal(pos["n2"], &p); err != nil || p.ID != "n2" || p.Role != "replica" || p.Term != 1 {
 			t.Errorf("--json: position of n2 = %s (%v), want n2, replica, term 1", pos["n2"], err)
 		}
@@ -327,8 +327,8 @@ func TestPrintMembers(t *testing.T) {
 			{ID: "n3", Addr: "10.0.0.3:7001"}, {ID: "n5", Addr: "10.0.0.5:7001", Voter: true}},
 	}
 	pos := map[string]memberPosition{
-		"n1": {Pos: &positionDoc{ID: "n1", Role: "primary", Term: 1, FlushedLSN: 0x12D687}},
-		"n2": {Pos: &positionDoc{ID: "n2", Role: "primary", Term: 2, FlushedLSN: lsn.LSN(0x12D700)}},
+		"n1": {Pos: &node.Position{ID: "n1", Role: "primary", Term: 1, FlushedLSN: 0x12D687}},
+		"n2": {Pos: &node.Position{ID: "n2", Role: "primary", Term: 2, FlushedLSN: lsn.LSN(0x12D700)}},
 		"n3": {Err: &client.HTTPError{Method: "GET", Path: "/cluster/position", StatusCode: 503, Message: "this node is seeding: it has no complete copy"}},
 		"n4": {Err: errors.New("GET /cluster/position: dial tcp 10.0.0.4:4001: connect: connection refused (is a node listening on 10.0.0.4:4001?)")},
 	}

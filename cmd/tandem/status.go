@@ -18,6 +18,7 @@ import (
 
 	"github.com/tandem-db/tandem/client"
 	"github.com/tandem-db/tandem/ha"
+	"github.com/tandem-db/tandem/node"
 )
 
 // statusCommand is `tandem status`: a node's /status document, summed up
@@ -145,28 +146,9 @@ type statusDoc struct {
 		AvgBatch       float64 `json:"avg_batch"`
 		AvgFsyncMillis float64 `json:"avg_fsync_ms"`
 	} `json:"writer"`
-	Replication *replicationDoc `json:"replication"`
-	Upstream    *upstreamDoc    `json:"upstream"`
-	Cluster     *clusterDoc     `json:"cluster"`
-}
-
-// clusterDoc is an HA member's view of the cluster state.
-type clusterDoc struct {
-	RaftAddr    string          `json:"raft_addr"`
-	RaftLeader  string          `json:"raft_leader"`
-	IsLeader    bool            `json:"is_raft_leader"`
-	Primary     string          `json:"primary"`
-	Term        uint64          `json:"term"`
-	Lease       ha.Lease        `json:"lease"`
-	LeaseLeftMs int64           `json:"lease_left_ms"`
-	MayWrite    bool            `json:"may_write"`
-	Forced      bool            `json:"forced_promote"`
-	Commit      ha.CommitConfig `json:"commit"`
-	Members     []ha.Member     `json:"members"`
-	History     []ha.Event      `json:"history"`
-	Failover    string          `json:"last_failover"`
-	RenewError  string          `json:"lease_renew_error"`
-	RewindError string          `json:"rewind_error"`
+	Replication *replicationDoc     `json:"replication"`
+	Upstream    *upstreamDoc        `json:"upstream"`
+	Cluster     *node.ClusterStatus `json:"cluster"`
 }
 
 // replicationDoc is an upstream's view of its standbys.
@@ -273,7 +255,7 @@ const statusEvents = 5
 // printCluster prints an HA member's view of the cluster: who is primary
 // in which term, the lease, the raft leader, the members and the latest
 // events; self, role and term are the node's own.
-func printCluster(w io.Writer, c *clusterDoc, self, role string, term uint64) {
+func printCluster(w io.Writer, c *node.ClusterStatus, self, role string, term uint64) {
 	leader := leaderName(c.RaftLeader)
 	if c.IsLeader {
 		leader += " (this node)"
