@@ -745,12 +745,9 @@ func (n *Node) haPromote(st ha.State) error {
 func (n *Node) adoptTerm(term uint64) error {
 	n.promoteMu.Lock()
 	defer n.promoteMu.Unlock()
-	n.fenced.Store(true)
-	n.stopWriter()
-	<-*n.writerDone.Load()
+	n.fence()
 	defer func() {
-		n.fenced.Store(false)
-		n.startWriter()
+		n.unfence()
 		kick(n.ha.kickLease)
 	}()
 	if err := n.terms.add(term, n.log.End()); err != nil {
@@ -771,11 +768,9 @@ func (n *Node) haDemote(p ha.Member) error {
 		return nil
 	}
 	n.ha.revoke()
-	n.fenced.Store(true)
-	n.stopWriter()
-	<-*n.writerDone.Load()
+	// Fail pending commit waits first: the writer may be blocked in one.
 	n.waiter.FailAll(errLeaseLost)
-	end := n.log.Durable()
+	end := n.fence()
 	if err := n.demote(p.ReplAddr, end, "demote", "the cluster state made "+p.ID+" the primary; following it"); err != nil {
 		return err
 	}
@@ -959,14 +954,10 @@ func (n *Node) haSwitchover(ctx context.Context, target string) (string, error) 
 	}
 
 	start := time.Now()
-	n.fenced.Store(true)
-	n.stopWriter()
-	<-*n.writerDone.Load()
-	end := n.log.Durable()
+	end := n.fence()
 	abort := func(err error) (string, error) {
 		h.hold.Store(false)
-		n.fenced.Store(false)
-		n.startWriter()
+		n.unfence()
 		kick(h.kickLease)
 		return "", fmt.Errorf("switchover to %s aborted, this node is still the primary: %w", m.ID, err)
 	}

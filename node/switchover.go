@@ -59,13 +59,9 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 	}
 
 	start := time.Now()
-	n.fenced.Store(true)
-	n.stopWriter()
-	<-*n.writerDone.Load()
-	end := n.log.Durable()
+	end := n.fence()
 	abort := func(err error) (string, error) {
-		n.fenced.Store(false)
-		n.startWriter()
+		n.unfence()
 		return "", fmt.Errorf("switchover to %s aborted, this node is still the primary: %w", target, err)
 	}
 
@@ -89,6 +85,22 @@ func (n *Node) Switchover(ctx context.Context, target string) (string, error) {
 	n.logger.Warn("switchover done", "new_primary", target, "lsn", end.String(), "unavailable", unavailable.String())
 	return fmt.Sprintf("switched over to %s at LSN %s; writes were refused for %v; this node now follows %s",
 		target, end, unavailable.Round(time.Millisecond), repl), nil
+}
+
+// fence refuses new writes (retryable), stops the writer and waits for it,
+// and returns the end of the durable log: nothing is written past it until
+// unfence or a role change.
+func (n *Node) fence() lsn.LSN {
+	n.fenced.Store(true)
+	n.stopWriter()
+	<-*n.writerDone.Load()
+	return n.log.Durable()
+}
+
+// unfence starts the writer again after fence.
+func (n *Node) unfence() {
+	n.fenced.Store(false)
+	n.startWriter()
 }
 
 // demote turns this stopped primary into a replica of upstream, recording
