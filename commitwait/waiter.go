@@ -42,6 +42,7 @@ type Waiter struct {
 	acked    [nLevels]lsn.LSN     // ackedAll(cfg, standbys)
 	queues   [nLevels]waitHeap    // pending Waits per level
 	closed   bool
+	fence    error            // set by Fence: every Wait fails with it until Unfence
 	degraded bool             // Fallback gave up waiting; see fallback.go
 	since    time.Time        // when degraded last changed
 	reason   string           // why it last changed
@@ -92,6 +93,10 @@ func (w *Waiter) Wait(ctx context.Context, level command.CommitLevel, at lsn.LSN
 	case w.closed:
 		w.mu.Unlock()
 		return Result{}, ErrClosed
+	case w.fence != nil:
+		err := fmt.Errorf("commitwait: %s wait for LSN %s: %w", remoteLevels[i], at, w.fence)
+		w.mu.Unlock()
+		return Result{}, err
 	case w.cfg.Async():
 		w.mu.Unlock()
 		return Result{Async: true}, nil
@@ -202,6 +207,25 @@ func (w *Waiter) FailAll(err error) {
 	w.finishAll(func(wt *waiter) (Result, error) {
 		return Result{}, fmt.Errorf("commitwait: %s wait for LSN %s: %w", remoteLevels[wt.level], wt.at, err)
 	})
+}
+
+// Fence fails every pending Wait with err, as FailAll does, and every later
+// one until Unfence: a primary that lost its lease calls it, so that no
+// commit waits for acks it may no longer count on, however late the wait
+// starts.
+func (w *Waiter) Fence(err error) {
+	w.mu.Lock()
+	w.fence = err
+	w.mu.Unlock()
+	w.FailAll(err)
+}
+
+// Unfence lets Waits block again; the primary calls it once it holds its
+// lease again.
+func (w *Waiter) Unfence() {
+	w.mu.Lock()
+	w.fence = nil
+	w.mu.Unlock()
 }
 
 // Close fails every pending and later Wait with ErrClosed and ignores later

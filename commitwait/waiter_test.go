@@ -378,3 +378,40 @@ func TestWaiter_Concurrent(t *testing.T) {
 		t.Fatalf("%d Waits still pending", n)
 	}
 }
+
+// A fenced waiter fails the waits pending and those that start later, until
+// Unfence.
+func TestWaiter_FenceFailsLaterWaits(t *testing.T) {
+	opts := DefaultOptions()
+	opts.Config, _ = Parse("ANY 1 (a)")
+	opts.Timeout = time.Hour
+	w, err := NewWaiter(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	errLost := errors.New("lease lost")
+	pending := make(chan error, 1)
+	go func() {
+		_, err := w.Wait(context.Background(), command.CommitRemoteFlush, 10)
+		pending <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); w.State().Waiting == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the wait never became pending")
+		}
+		time.Sleep(time.Millisecond) // polling for the goroutine to register
+	}
+	w.Fence(errLost)
+	if err := <-pending; !errors.Is(err, errLost) {
+		t.Fatalf("pending wait: %v, want the fence's error", err)
+	}
+	if _, err := w.Wait(context.Background(), command.CommitRemoteFlush, 20); !errors.Is(err, errLost) {
+		t.Fatalf("later wait: %v, want the fence's error", err)
+	}
+	w.Unfence()
+	w.Update("a", Positions{Write: 30, Flush: 30, Apply: 30})
+	if _, err := w.Wait(context.Background(), command.CommitRemoteFlush, 30); err != nil {
+		t.Fatalf("wait after Unfence: %v", err)
+	}
+}

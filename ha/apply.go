@@ -131,7 +131,7 @@ func (c RenewLease) apply(s *State) error {
 	if s.Lease.Holder == c.Holder && s.Lease.Term == c.Term && expires.Before(s.Lease.Expires) {
 		expires = s.Lease.Expires
 	}
-	s.Lease = Lease{Holder: c.Holder, Term: c.Term, Expires: expires, FlushedLSN: c.FlushedLSN}
+	s.Lease = Lease{Holder: c.Holder, Term: c.Term, Expires: expires, FlushedLSN: c.FlushedLSN, Duration: c.Until.Sub(c.Now)}
 	return nil
 }
 
@@ -179,9 +179,15 @@ func (c Promote) apply(s *State) error {
 		return reject(typ, ErrLeaseHeld, "lease held by %s (term %d) until %s, now %s; wait for it to expire or for the holder to release it",
 			s.Lease.Holder, s.Lease.Term, fmtTime(s.Lease.Expires), fmtTime(c.Now))
 	}
+	if c.ExpectLease != nil && !c.ExpectLease.Same(s.Lease) {
+		return reject(typ, ErrLeaseHeld, "the lease changed since the proposer waited it out (now held by %q, term %d, until %s): the primary renewed; look again",
+			s.Lease.Holder, s.Lease.Term, fmtTime(s.Lease.Expires))
+	}
 	old := s.Primary
 	s.Primary, s.Term = c.NewPrimary, c.NewTerm
-	s.Lease = Lease{}
+	// The old primary's last known LSN stays, for a failover that follows
+	// before the new primary renews.
+	s.Lease = Lease{FlushedLSN: max(s.Lease.FlushedLSN, c.StartLSN)}
 	s.TermHistory = append(s.TermHistory, TermStart{Term: c.NewTerm, StartLSN: c.StartLSN, Primary: c.NewPrimary, At: c.Now})
 	s.record(Event{At: c.Now, Kind: c.Kind, Old: old, New: c.NewPrimary, Term: c.NewTerm, LSN: c.StartLSN, Reason: c.Reason})
 	return nil

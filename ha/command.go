@@ -89,6 +89,11 @@ type Promote struct {
 	Kind       string    `json:"kind"` // failover, switchover or promote
 	Reason     string    `json:"reason"`
 	Now        time.Time `json:"now"`
+	// ExpectLease, when set, is the lease the proposer saw expire: the
+	// Promote is refused if the lease has changed since (a renewal that
+	// got in first), so a proposer whose clock runs ahead cannot promote
+	// over a primary that just renewed.
+	ExpectLease *Lease `json:"expect_lease,omitempty"`
 }
 
 // Handover is a planned switchover in one step: the primary From, which

@@ -75,9 +75,20 @@ type Lease struct {
 	// FlushedLSN is the primary's durable LSN when it last renewed: the
 	// failover decision's "last known LSN" of the old primary.
 	FlushedLSN lsn.LSN `json:"flushed_lsn,omitempty"`
+	// Duration is how long the holder's latest renewal asked for
+	// (Until − Now): a failover manager waits at least this long after it
+	// sees a renewal, whatever its own configured duration.
+	Duration time.Duration `json:"duration,omitempty"`
 	// Released says the holder gave the lease up (it stopped writing
 	// first): a failover need not wait for the lease to run out.
 	Released bool `json:"released,omitempty"`
+}
+
+// Same reports whether two leases are the same grant (times compared as
+// instants).
+func (l Lease) Same(o Lease) bool {
+	return l.Holder == o.Holder && l.Term == o.Term && l.Expires.Equal(o.Expires) &&
+		l.FlushedLSN == o.FlushedLSN && l.Duration == o.Duration && l.Released == o.Released
 }
 
 // Held reports whether someone holds the lease at now.

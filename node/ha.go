@@ -37,6 +37,13 @@ type haNode struct {
 
 	mu    sync.Mutex
 	timer *ha.LeaseTimer // guarded by mu
+	// gen counts revocations (guarded by mu): a renewal in flight across
+	// one must not bring the lease back.
+	gen uint64
+	// promoting is set while the cluster state has made this replica the
+	// primary and it drains what it received: it renews the lease then,
+	// so that the manager does not fail it over for a slow drain.
+	promoting atomic.Bool
 	// leaseUntil is when writes must stop, as nanoseconds since n.start on
 	// the monotonic clock: the writer reads it without a lock.
 	leaseUntil atomic.Int64
@@ -318,6 +325,7 @@ func (h *haNode) setLease() {
 // revoke stops writes at once.
 func (h *haNode) revoke() {
 	h.mu.Lock()
+	h.gen++
 	h.timer.Revoke()
 	h.setLease()
 	h.mu.Unlock()
@@ -327,8 +335,10 @@ func (h *haNode) revoke() {
 // cluster's primary in its own term and is not handing the role over.
 func (h *haNode) leaseHolder(st ha.State) bool {
 	n := h.n
-	return !n.isReplica() && n.isReady() && !h.forced.Load() && !h.hold.Load() &&
-		st.Primary == n.cfg.NodeID && st.Term == n.term.Load()
+	if !n.isReady() || h.forced.Load() || h.hold.Load() || st.Primary != n.cfg.NodeID {
+		return false
+	}
+	return (!n.isReplica() && st.Term == n.term.Load()) || h.promoting.Load()
 }
 
 // leaseLoop renews the primary's lease every third of its duration, and
@@ -362,7 +372,7 @@ func (h *haNode) leaseLoop() {
 		}
 		if !lapsed && !n.mayWrite() {
 			lapsed = true
-			n.waiter.FailAll(errLeaseLost)
+			n.waiter.Fence(errLeaseLost)
 			n.logger.Warn("the primary's lease ran out: writes are refused until it is renewed", "term", n.term.Load())
 		}
 		wait := time.Second
@@ -390,7 +400,7 @@ func (h *haNode) renew(term uint64) bool {
 	// The timer runs on this process's monotonic clock; the command
 	// carries wall times, from the (possibly offset) wall clock.
 	r := h.timer.Renewal(n.cfg.NodeID, term, time.Now(), n.log.Durable())
-	every := h.timer.Duration() / 3
+	every, gen := h.timer.Duration()/3, h.gen
 	h.mu.Unlock()
 	cmd := r
 	cmd.Now, cmd.Until = r.Now.Add(n.cfg.ClockOffset).Round(0), r.Until.Add(n.cfg.ClockOffset).Round(0)
@@ -399,9 +409,15 @@ func (h *haNode) renew(term uint64) bool {
 	cancel()
 	if err == nil {
 		h.mu.Lock()
+		if h.gen != gen || h.hold.Load() {
+			// Revoked meanwhile (a step-down, a switchover): stay revoked.
+			h.mu.Unlock()
+			return false
+		}
 		h.timer.Renewed(r)
 		h.setLease()
 		h.mu.Unlock()
+		n.waiter.Unfence()
 		h.status.Lock()
 		h.status.renewErr = ""
 		h.status.Unlock()
@@ -409,7 +425,7 @@ func (h *haNode) renew(term uint64) bool {
 	}
 	if errors.Is(err, ha.ErrNotPrimary) || errors.Is(err, ha.ErrStaleTerm) {
 		h.revoke()
-		n.waiter.FailAll(errLeaseLost)
+		n.waiter.Fence(errLeaseLost)
 	}
 	h.status.Lock()
 	first := h.status.renewErr == ""
@@ -434,6 +450,11 @@ func (h *haNode) manage() {
 	defer t.Stop()
 	for {
 		wait := time.Hour
+		if !leader && h.cluster.IsLeader() {
+			// Leading, but the barrier failed: try again.
+			leader = h.caughtUp()
+			wait = time.Second
+		}
 		if leader {
 			wait = h.check()
 		} else {
@@ -492,7 +513,8 @@ func (h *haNode) expiry(st ha.State) time.Time {
 	if st.Lease.Released && st.Lease.Term == st.Term {
 		return h.seen.at
 	}
-	return h.seen.at.Add(h.timer.Duration())
+	// The holder's own duration, if it asked for more than ours.
+	return h.seen.at.Add(max(h.timer.Duration(), st.Lease.Duration))
 }
 
 // failoverRetry is how soon the manager tries again after a failover
@@ -539,7 +561,8 @@ func (h *haNode) failover(st ha.State) error {
 	if end := st.Lease.Expires.Add(time.Millisecond); now.Before(end) {
 		now = end
 	}
-	p := ha.Promote{NewPrimary: d.Primary, NewTerm: st.Term + 1, StartLSN: d.LSN, Kind: ha.KindFailover, Now: now,
+	seen := st.Lease
+	p := ha.Promote{NewPrimary: d.Primary, NewTerm: st.Term + 1, StartLSN: d.LSN, Kind: ha.KindFailover, Now: now, ExpectLease: &seen,
 		Reason: fmt.Sprintf("%s (term %d) stopped renewing its lease; %s", st.Primary, st.Term, d.Reason)}
 	if err := h.cluster.Apply(ctx, p); err != nil {
 		return h.noteFailover(fmt.Errorf("failover to %s: %w", d.Primary, err))
@@ -733,7 +756,10 @@ func (n *Node) haPromote(st ha.State) error {
 			break
 		}
 	}
+	n.ha.promoting.Store(true)
+	kick(n.ha.kickLease) // renew while draining: this node is alive
 	_, err := n.promoteLocked(n.ctx, st.Term, kind, reason)
+	n.ha.promoting.Store(false)
 	if err == nil {
 		kick(n.ha.kickLease)
 	}
@@ -769,7 +795,7 @@ func (n *Node) haDemote(p ha.Member) error {
 	}
 	n.ha.revoke()
 	// Fail pending commit waits first: the writer may be blocked in one.
-	n.waiter.FailAll(errLeaseLost)
+	n.waiter.Fence(errLeaseLost)
 	end := n.fence()
 	if err := n.demote(p.ReplAddr, end, "demote", "the cluster state made "+p.ID+" the primary; following it"); err != nil {
 		return err
@@ -873,6 +899,11 @@ func forkPoint(terms []TermStart, last uint64) lsn.LSN {
 func (n *Node) releaseLease() {
 	h := n.ha
 	if h == nil || n.isReplica() || !n.isReady() || !n.mayWrite() || h.forced.Load() {
+		return
+	}
+	n.promoteMu.Lock()
+	defer n.promoteMu.Unlock()
+	if n.isReplica() {
 		return
 	}
 	h.hold.Store(true)

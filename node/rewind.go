@@ -88,6 +88,9 @@ func (n *Node) Rewind(ctx context.Context, to lsn.LSN) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := n.terms.cut(to, last); err != nil {
+		return "", fmt.Errorf("rewind: %w", err)
+	}
 	n.lastTerm.Store(last)
 	if err := restart(); err != nil {
 		return "", err

@@ -56,6 +56,28 @@ func (h *termHistory) add(term uint64, start lsn.LSN) error {
 		return nil
 	}
 	h.entries = append(h.entries, TermStart{term, start})
+	return h.save()
+}
+
+// cut forgets the terms whose records a rewind to LSN to removed: those
+// that began after to, or at to and later than last, the term of the record
+// ending at to. They no longer say where this log forks.
+func (h *termHistory) cut(to lsn.LSN, last uint64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := len(h.entries)
+	for k > 0 && (h.entries[k-1].Start > to || h.entries[k-1].Start == to && h.entries[k-1].Term > last) {
+		k--
+	}
+	if k == len(h.entries) {
+		return nil
+	}
+	h.entries = h.entries[:k]
+	return h.save()
+}
+
+// save writes the entries; call with mu held.
+func (h *termHistory) save() error {
 	b, err := json.MarshalIndent(h.entries, "", "  ")
 	if err != nil {
 		return err
