@@ -71,6 +71,25 @@ func TestCheckLinearizable_StaleRead(t *testing.T) {
 	wantStatus(t, CheckLinearizable(&Evidence{Workload: "register", Ops: ops}), Failed)
 }
 
+// A strong read saw a commit=local write that a failover then discarded
+// (listed): at that level the checker reports the history as not promised,
+// not as a bug; the same history at remote_flush, or with the loss not
+// reported, still fails.
+func TestCheckLinearizable_DiscardedWeakWrite(t *testing.T) {
+	ops := func(commit string) []Op {
+		return []Op{
+			{ID: 1, Kind: OpWrite, Key: 1, Value: 5, Result: OK, Commit: commit, Call: ms(0), Return: ms(10)},
+			{ID: 2, Kind: OpRead, Key: 1, Read: i64(5), Result: OK, Level: "strong", Call: ms(20), Return: ms(30)},
+			{ID: 3, Kind: OpRead, Key: 1, Read: i64(0), Result: OK, Level: "strong", Call: ms(40), Return: ms(50)},
+		}
+	}
+	weak := ops("local")
+	wantStatus(t, CheckLinearizable(&Evidence{Workload: "register", Ops: weak, Lost: weak[:1]}), NA)
+	wantStatus(t, CheckLinearizable(&Evidence{Workload: "register", Ops: weak}), Failed)
+	strong := ops("remote_flush")
+	wantStatus(t, CheckLinearizable(&Evidence{Workload: "register", Ops: strong, Lost: strong[:1]}), Failed)
+}
+
 func TestCheckLinearizable_CASAgainstWrongValue(t *testing.T) {
 	// The register holds 0; a CAS from 9 cannot succeed.
 	ops := []Op{
