@@ -72,6 +72,7 @@ type haNode struct {
 		lastFailoverAt time.Time //
 		rewindErr      string    // the last automatic rewind that failed
 		removed        bool      // this node is no longer a member
+		stepErr        string    // the reconciler's last failed step, logged once
 		divergedAt     time.Time // the diverged refusal already acted on
 		renewErr       string
 	}
@@ -720,24 +721,35 @@ func (h *haNode) reconcile() {
 	switch {
 	case st.Primary == self && n.isReplica():
 		if err := n.haPromote(st); err != nil {
-			n.logger.Error("promotion by the cluster state failed; retrying", "term", st.Term, "err", err)
+			h.stepFailed("promotion by the cluster state failed; retrying", err, "term", st.Term)
 		}
 	case st.Primary == self:
 		if st.Term > local {
 			if err := n.adoptTerm(st.Term); err != nil {
-				n.logger.Error("adopt the cluster's term", "term", st.Term, "err", err)
+				h.stepFailed("adopt the cluster's term", err, "term", st.Term)
 			}
 		}
 	case !n.isReplica():
 		if err := n.haDemote(p); err != nil {
-			n.logger.Error("step down to replica failed; retrying", "primary", p.ID, "err", err)
+			h.stepFailed("step down to replica failed; retrying", err, "primary", p.ID)
 		}
 	case *n.upstream.Load() != p.ReplAddr:
 		if _, err := n.Follow(n.ctx, p.ReplAddr); err != nil {
-			n.logger.Error("follow the cluster's primary", "primary", p.ID, "err", err)
+			h.stepFailed("follow the cluster's primary", err, "primary", p.ID)
 		}
 	default:
 		h.rewindIfDiverged(p)
+	}
+}
+
+// stepFailed logs a failed reconcile step once, not every retry.
+func (h *haNode) stepFailed(msg string, err error, args ...any) {
+	h.status.Lock()
+	repeat := h.status.stepErr == msg+err.Error()
+	h.status.stepErr = msg + err.Error()
+	h.status.Unlock()
+	if !repeat {
+		h.n.logger.Error(msg, append(args, "err", err)...)
 	}
 }
 
