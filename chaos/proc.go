@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tandem-db/tandem/crashtest"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-db/tandem/client"
+	"github.com/tandem-db/tandem/crashtest"
 )
 
 const (
@@ -73,7 +72,7 @@ type procSpec struct {
 func startProc(ctx context.Context, s procSpec, publish func(*proc)) (*proc, string, error) {
 	var last error
 	for range startAttempts {
-		addr, err := freeAddr()
+		addr, err := crashtest.FreeAddr()
 		if err != nil {
 			return nil, "", err
 		}
@@ -102,15 +101,6 @@ func startProc(ctx context.Context, s procSpec, publish func(*proc)) (*proc, str
 	return nil, "", fmt.Errorf("chaos: node %s: no free port after %d attempts: %w", s.id, startAttempts, last)
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("chaos: find a free port: %w", err)
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
-}
-
 func spawn(s procSpec, addr string) (*proc, error) {
 	args := append([]string{"serve", "--node-id", s.id, "--data-dir", s.dataDir, "--http-addr", addr,
 		"--repl-addr", "127.0.0.1:0"}, s.args...)
@@ -118,7 +108,7 @@ func spawn(s procSpec, addr string) (*proc, error) {
 	if s.raft {
 		// A fixed port: raft's listener is not reported in /status (that
 		// gives the advertised address), and the proxy must find it.
-		raft, err := freeAddr()
+		raft, err := crashtest.FreeAddr()
 		if err != nil {
 			return nil, err
 		}

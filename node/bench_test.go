@@ -4,13 +4,13 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/crashtest"
 	"github.com/tandem-db/tandem/rlog"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
@@ -82,12 +82,11 @@ func BenchmarkWritePath(b *testing.B) {
 
 // freeAddr returns a loopback address whose port was free a moment ago.
 func freeAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := crashtest.FreeAddr()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // benchNode times single-row transactions through a node without fsync.

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-db/tandem/client"
+	"github.com/tandem-db/tandem/crashtest"
 	"github.com/tandem-db/tandem/ha"
 	"github.com/tandem-db/tandem/lsn"
 	"github.com/tandem-db/tandem/node"
@@ -20,12 +20,11 @@ import (
 // ago: HA members need fixed ports, since the others dial them.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := crashtest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // openMember starts an HA member in process: the first with bootstrap,

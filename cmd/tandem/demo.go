@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/crashtest"
 	"github.com/tandem-db/tandem/lsn"
 	"github.com/tandem-db/tandem/node"
 )
@@ -125,12 +126,11 @@ func runDemo(ctx context.Context, out, stderr io.Writer, o demoOptions) (err err
 // freeLoopback returns a loopback address whose port was free a moment
 // ago (HA members need fixed ports).
 func freeLoopback() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := crashtest.FreeAddr()
 	if err != nil {
 		return "127.0.0.1:0" // node.Open then says what is wrong
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // fixedDemoAddr returns addr when it is free (or explicit: node.Open then
