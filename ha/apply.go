@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-db/tandem/commitwait"
+	"github.com/tandem-db/tandem/lsn"
 )
 
 // MaxLeaseDuration bounds how far ahead a renewal may set the lease, so a
@@ -183,14 +184,20 @@ func (c Promote) apply(s *State) error {
 		return reject(typ, ErrLeaseHeld, "the lease changed since the proposer waited it out (now held by %q, term %d, until %s): the primary renewed; look again",
 			s.Lease.Holder, s.Lease.Term, fmtTime(s.Lease.Expires))
 	}
-	old := s.Primary
-	s.Primary, s.Term = c.NewPrimary, c.NewTerm
-	// The old primary's last known LSN stays, for a failover that follows
-	// before the new primary renews.
-	s.Lease = Lease{FlushedLSN: max(s.Lease.FlushedLSN, c.StartLSN)}
-	s.TermHistory = append(s.TermHistory, TermStart{Term: c.NewTerm, StartLSN: c.StartLSN, Primary: c.NewPrimary, At: c.Now})
-	s.record(Event{At: c.Now, Kind: c.Kind, Old: old, New: c.NewPrimary, Term: c.NewTerm, LSN: c.StartLSN, Reason: c.Reason})
+	s.startTerm(c.NewPrimary, c.NewTerm, c.StartLSN, c.Now, c.Kind, c.Reason)
 	return nil
+}
+
+// startTerm makes primary the primary of term, starting at start: it
+// clears the lease (the new primary renews before it writes), keeping the
+// last known LSN for a failover that follows before the new primary
+// renews, appends the term history and records an event of kind.
+func (s *State) startTerm(primary string, term uint64, start lsn.LSN, at time.Time, kind, reason string) {
+	old := s.Primary
+	s.Primary, s.Term = primary, term
+	s.Lease = Lease{FlushedLSN: max(s.Lease.FlushedLSN, start)}
+	s.TermHistory = append(s.TermHistory, TermStart{Term: term, StartLSN: start, Primary: primary, At: at})
+	s.record(Event{At: at, Kind: kind, Old: old, New: primary, Term: term, LSN: start, Reason: reason})
 }
 
 func (c Handover) apply(s *State) error {
@@ -217,10 +224,7 @@ func (c Handover) apply(s *State) error {
 	if m.NoFailover {
 		return reject(typ, ErrNoFailover, "%s is tagged nofailover; clear the tag first (set_tags) to hand over to it", c.To)
 	}
-	s.Primary, s.Term = c.To, c.Term+1
-	s.Lease = Lease{FlushedLSN: c.StartLSN}
-	s.TermHistory = append(s.TermHistory, TermStart{Term: s.Term, StartLSN: c.StartLSN, Primary: c.To, At: c.Now})
-	s.record(Event{At: c.Now, Kind: KindSwitchover, Old: c.From, New: c.To, Term: s.Term, LSN: c.StartLSN, Reason: c.Reason})
+	s.startTerm(c.To, c.Term+1, c.StartLSN, c.Now, KindSwitchover, c.Reason)
 	return nil
 }
 
