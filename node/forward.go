@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/tandem-db/tandem/client"
 	"github.com/tandem-db/tandem/command"
@@ -160,9 +159,6 @@ func (n *Node) forwardQuery(ctx context.Context, req *command.QueryRequest) ([]c
 // the fault heals).
 var errPrimaryMoved = &leaseError{"the cluster's primary changed while this request was forwarded to the old one: a write's outcome is unknown (check before retrying); send it again to reach the new primary"}
 
-// forwardPoll is how often a forwarded request looks for a new primary.
-const forwardPoll = 20 * time.Millisecond
-
 // untilPrimaryMoves returns ctx, cancelled with errPrimaryMoved when an HA
 // cluster names a new primary term before stop is called.
 func (n *Node) untilPrimaryMoves(ctx context.Context) (context.Context, func()) {
@@ -172,23 +168,19 @@ func (n *Node) untilPrimaryMoves(ctx context.Context) (context.Context, func()) 
 	}
 	term := h.cluster.State().Term
 	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(forwardPoll)
-		defer t.Stop()
 		for {
-			select {
-			case <-done:
+			seen, changed := h.seenTerm.get()
+			if seen > term {
+				cancel(errPrimaryMoved)
 				return
+			}
+			select {
+			case <-changed:
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				if h.stateTerm.Load() > term {
-					cancel(errPrimaryMoved)
-					return
-				}
 			}
 		}
 	}()
-	return ctx, func() { close(done); cancel(nil) }
+	return ctx, func() { cancel(nil) }
 }

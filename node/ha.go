@@ -47,8 +47,8 @@ type haNode struct {
 	// leaseUntil is when writes must stop, as nanoseconds since n.start on
 	// the monotonic clock: the writer reads it without a lock.
 	leaseUntil atomic.Int64
-	// stateTerm is the term of the cluster state the reconciler last saw.
-	stateTerm atomic.Uint64
+	// seenTerm is the term of the cluster state the reconciler last saw.
+	seenTerm termWatch
 	// hold stops renewals: a switchover released the lease.
 	hold atomic.Bool
 	// forced is set by a manual promote outside the consensus: this node
@@ -245,6 +245,37 @@ func (h *haNode) start() {
 }
 
 func (h *haNode) close() error { return h.cluster.Close() }
+
+// termWatch holds a term and wakes those waiting for it to grow.
+type termWatch struct {
+	mu      sync.Mutex
+	term    uint64
+	changed chan struct{} // closed when term grows, then replaced
+}
+
+// get returns the term and a channel closed once it grows.
+func (w *termWatch) get() (uint64, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.changed == nil {
+		w.changed = make(chan struct{})
+	}
+	return w.term, w.changed
+}
+
+// raise sets the term if t is larger, waking the waiters.
+func (w *termWatch) raise(t uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t <= w.term {
+		return
+	}
+	w.term = t
+	if w.changed != nil {
+		close(w.changed)
+	}
+	w.changed = make(chan struct{})
+}
 
 func kick(ch chan struct{}) {
 	select {
@@ -688,7 +719,7 @@ func (h *haNode) reconcileLoop() {
 func (h *haNode) reconcile() {
 	n := h.n
 	st := h.cluster.State()
-	raiseTo(&h.stateTerm, st.Term)
+	h.seenTerm.raise(st.Term)
 	if !n.isReady() {
 		return
 	}

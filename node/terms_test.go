@@ -40,3 +40,24 @@ func TestTermHistory_Cut(t *testing.T) {
 		t.Fatalf("reloaded: %v, want %v", got, want)
 	}
 }
+
+// A term watch wakes its waiters when the term grows, not when it does not.
+func TestTermWatch_WakesOnGrowth(t *testing.T) {
+	var w termWatch
+	term, changed := w.get()
+	w.raise(term) // no growth
+	select {
+	case <-changed:
+		t.Fatal("woken without the term growing")
+	default:
+	}
+	w.raise(term + 2)
+	select {
+	case <-changed:
+	default:
+		t.Fatal("not woken when the term grew")
+	}
+	if got, _ := w.get(); got != term+2 {
+		t.Fatalf("term %d, want %d", got, term+2)
+	}
+}
