@@ -383,6 +383,13 @@ func (h *haNode) leaseLoop() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
+		// Checked first: while renewals keep failing, the loop renews
+		// again at once and would not get past them.
+		if !lapsed && !n.mayWrite() {
+			lapsed = true
+			n.waiter.Fence(errLeaseLost)
+			n.logger.Warn("the primary's lease ran out: writes are refused until it is renewed", "term", n.term.Load())
+		}
 		st := h.cluster.State()
 		var next time.Time
 		if h.leaseHolder(st) {
@@ -401,11 +408,6 @@ func (h *haNode) leaseLoop() {
 			h.status.Lock()
 			h.status.renewErr = "" // only a lease holder renews
 			h.status.Unlock()
-		}
-		if !lapsed && !n.mayWrite() {
-			lapsed = true
-			n.waiter.Fence(errLeaseLost)
-			n.logger.Warn("the primary's lease ran out: writes are refused until it is renewed", "term", n.term.Load())
 		}
 		wait := time.Second
 		if !next.IsZero() {

@@ -89,6 +89,12 @@ type writerStatus struct {
 // Status reports the node's state.
 func (n *Node) Status(ctx context.Context) (any, error) {
 	var s Status
+	if n.ha != nil {
+		// Before the term: a promotion stores its new term before the role
+		// flips, so this order never pairs the old term with a writable
+		// primary.
+		s.Cluster = n.ha.clusterStatus()
+	}
 	s.Node.ID, s.Node.UUID, s.Node.Term = n.cfg.NodeID, n.id.UUID.String(), n.term.Load()
 	s.Node.Role = "primary"
 	if n.isReplica() {
@@ -105,9 +111,6 @@ func (n *Node) Status(ctx context.Context) (any, error) {
 	}
 	if n.isReplica() {
 		s.Upstream = n.upstreamStatus()
-	}
-	if n.ha != nil {
-		s.Cluster = n.ha.clusterStatus()
 	}
 	if !s.Node.Ready {
 		return &s, nil
