@@ -163,7 +163,10 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("sync standbys: %w", err)
 	}
 
-	if n.isReplica() && !fileExists(filepath.Join(cfg.DataDir, dbFile)) {
+	// Decided once: the stream client started below may install the seed
+	// (and start storage itself) before Open gets to the end.
+	seeding := n.isReplica() && !fileExists(filepath.Join(cfg.DataDir, dbFile))
+	if seeding {
 		n.needsSeed.Store(true)
 		logger.Info("empty data dir: this replica will seed itself from its upstream", "upstream", n.cfg.Primary)
 	} else if err := n.openStorage(); err != nil {
@@ -196,7 +199,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	// The HTTP API is up (answering "not ready") before the replication
 	// server starts, so replicas learn the primary's HTTP address.
-	if !n.needsSeed.Load() {
+	if !seeding {
 		if err := n.storageReady(); err != nil {
 			n.Close()
 			return nil, err
