@@ -143,6 +143,12 @@ func newHarness(t *testing.T, cfg string, mode Mode, timeout time.Duration) *har
 	return h
 }
 
+// outcome is what a Wait returned.
+type outcome struct {
+	res Result
+	err error
+}
+
 // goWait runs Wait on a goroutine and delivers its outcome.
 func goWait(ctx context.Context, w *Waiter, level command.CommitLevel, l lsn.LSN) <-chan outcome {
 	ch := make(chan outcome, 1)

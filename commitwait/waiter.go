@@ -81,58 +81,74 @@ func cloneConfig(c Config) Config {
 // then Strict mode returns a *TimeoutError and Fallback mode degrades
 // (Result.Degraded). The error says which standbys were missing.
 func (w *Waiter) Wait(ctx context.Context, level command.CommitLevel, at lsn.LSN) (Result, error) {
+	return w.Begin(level, at).Wait(ctx)
+}
+
+// Pending is a Wait in progress, started by Begin. A writer that has other
+// work while the standbys acknowledge selects on Done, then calls Wait for
+// the outcome.
+type Pending struct {
+	w  *Waiter
+	wt *waiter
+}
+
+// Begin starts a Wait for at at the level and returns at once. The wait
+// ends as Wait describes; its timeout (if any) runs from now.
+func (w *Waiter) Begin(level command.CommitLevel, at lsn.LSN) *Pending {
 	i, ok := levelIndex(level)
+	wt := &waiter{level: i, at: at, idx: -1, done: make(chan struct{})}
+	p := &Pending{w: w, wt: wt}
 	if !ok {
-		if level == command.CommitLocal || level == command.CommitOff {
-			return Result{}, nil
+		if level != command.CommitLocal && level != command.CommitOff {
+			wt.err = fmt.Errorf("commitwait: %w: %s", command.ErrBadCommitLevel, level)
 		}
-		return Result{}, fmt.Errorf("commitwait: %w: %s", command.ErrBadCommitLevel, level)
+		close(wt.done)
+		return p
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	switch {
 	case w.closed:
-		w.mu.Unlock()
-		return Result{}, ErrClosed
+		wt.err = ErrClosed
 	case w.fence != nil:
-		err := fmt.Errorf("commitwait: %s wait for LSN %s: %w", remoteLevels[i], at, w.fence)
-		w.mu.Unlock()
-		return Result{}, err
+		wt.err = fmt.Errorf("commitwait: %s wait for LSN %s: %w", remoteLevels[i], at, w.fence)
 	case w.cfg.Async():
-		w.mu.Unlock()
-		return Result{Async: true}, nil
+		wt.res = Result{Async: true}
 	case at <= w.acked[i]:
-		r := Result{Acked: w.acked[i]}
-		w.mu.Unlock()
-		return r, nil
+		wt.res = Result{Acked: w.acked[i]}
 	case w.degraded:
 		w.need[i] = max(w.need[i], at)
-		r := Result{Acked: w.acked[i], Degraded: true}
-		w.mu.Unlock()
-		return r, nil
-	case ctx.Err() != nil:
-		err := w.ctxError(ctx, i, at)
-		w.mu.Unlock()
-		return Result{}, err
+		wt.res = Result{Acked: w.acked[i], Degraded: true}
+	default:
+		heap.Push(&w.queues[i], wt)
+		if w.timeout > 0 {
+			wt.stop = w.afterFunc(w.timeout, func() { w.expire(wt) })
+		}
+		return p
 	}
-	wt := &waiter{level: i, at: at, done: make(chan outcome, 1)}
-	heap.Push(&w.queues[i], wt)
-	if w.timeout > 0 {
-		wt.stop = w.afterFunc(w.timeout, func() { w.expire(wt) })
-	}
-	w.mu.Unlock()
+	close(wt.done)
+	return p
+}
 
+// Done is closed when the wait has ended; Wait then returns at once.
+func (p *Pending) Done() <-chan struct{} { return p.wt.done }
+
+// Wait returns the outcome, waiting for it until ctx ends (which ends the
+// wait with an error naming the missing standbys).
+func (p *Pending) Wait(ctx context.Context) (Result, error) {
+	w, wt := p.w, p.wt
 	select {
-	case o := <-wt.done:
-		return o.res, o.err
+	case <-wt.done:
+		return wt.res, wt.err
 	case <-ctx.Done():
 	}
 	w.mu.Lock()
 	if wt.idx >= 0 {
-		w.finish(wt, Result{}, w.ctxError(ctx, i, at))
+		w.finish(wt, Result{}, w.ctxError(ctx, wt.level, wt.at))
 	}
 	w.mu.Unlock()
-	o := <-wt.done // finished by us or, first, by an ack, timeout or Close
-	return o.res, o.err
+	<-wt.done // finished by us or, first, by an ack, timeout or Close
+	return wt.res, wt.err
 }
 
 // ctxError explains a Wait that its context ended. Call with mu held.
@@ -281,7 +297,8 @@ func (w *Waiter) finish(wt *waiter, r Result, err error) {
 	if wt.stop != nil {
 		wt.stop()
 	}
-	wt.done <- outcome{r, err}
+	wt.res, wt.err = r, err
+	close(wt.done)
 }
 
 // finishAll finishes every pending Wait with what f returns for it. Call

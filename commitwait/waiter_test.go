@@ -415,3 +415,47 @@ func TestWaiter_FenceFailsLaterWaits(t *testing.T) {
 		t.Fatalf("wait after Unfence: %v", err)
 	}
 }
+
+// Begin returns at once; Done closes when the quorum acknowledges, and an
+// already acknowledged LSN or a local level is done from the start.
+func TestWaiter_BeginDone(t *testing.T) {
+	h := newHarness(t, "ANY 1 (n2, n3)", Strict, 0)
+	h.Update("n2", at(50))
+	isDone := func(p *Pending) bool {
+		select {
+		case <-p.Done():
+			return true
+		default:
+			return false
+		}
+	}
+	if p := h.Begin(flush, 40); !isDone(p) {
+		t.Fatal("Begin for an LSN already flushed is not done")
+	}
+	if p := h.Begin(command.CommitLocal, 1000); !isDone(p) {
+		t.Fatal("Begin at level local is not done")
+	}
+	p := h.Begin(flush, 100)
+	if isDone(p) || h.waiting() != 1 {
+		t.Fatalf("Begin for LSN 100 with flush at 50: done %v, %d waiting; want pending", isDone(p), h.waiting())
+	}
+	h.Update("n3", at(120))
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after n3 acknowledged LSN 120")
+	}
+	if res, err := p.Wait(t.Context()); err != nil || res != (Result{Acked: 120}) {
+		t.Fatalf("Wait after Done = %+v, %v; want Acked 120", res, err)
+	}
+	// A cancelled context ends a pending wait with an error naming it.
+	p = h.Begin(flush, 500)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.Wait(ctx); err == nil || !strings.Contains(err.Error(), "LSN "+lsn.LSN(500).String()) {
+		t.Fatalf("Wait with a cancelled context = %v; want an error naming LSN 500", err)
+	}
+	if h.waiting() != 0 {
+		t.Fatalf("%d waits pending after the cancelled one ended", h.waiting())
+	}
+}

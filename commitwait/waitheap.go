@@ -7,14 +7,10 @@ type waiter struct {
 	level int     // level index, 0..2
 	at    lsn.LSN // the LSN the quorum must acknowledge
 	idx   int     // position in its waitHeap; -1 once it is finished
-	done  chan outcome
+	done  chan struct{} // closed by finish, once res and err are set
+	res   Result
+	err   error
 	stop  func() bool // stops the timeout; nil without one
-}
-
-// outcome is what a finished Wait returns. done has room for exactly one.
-type outcome struct {
-	res Result
-	err error
 }
 
 // waitHeap is a min-heap of waiters by LSN (container/heap.Interface), so

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-db/tandem/command"
+	"github.com/tandem-db/tandem/commitwait"
 	"github.com/tandem-db/tandem/gtid"
 	"github.com/tandem-db/tandem/lsn"
 	"github.com/tandem-db/tandem/rlog"
@@ -67,18 +68,8 @@ func (n *Node) runWriter(ctx context.Context, done chan struct{}) {
 			}
 		}
 		// Group commit: take whatever else is already waiting.
-	fill:
-		for len(batch) < n.cfg.MaxBatch {
-			select {
-			case r := <-n.reqs:
-				if r.take() {
-					batch = append(batch, r)
-				}
-			default:
-				break fill
-			}
-		}
-		n.commitBatch(batch)
+		batch = n.fill(batch)
+		n.commitBatch(ctx, batch)
 		clear(batch)
 	}
 }
@@ -108,21 +99,20 @@ func (n *Node) startWriter() {
 	n.goFunc(func() { n.runWriter(ctx, done) })
 }
 
-// commitBatch runs one group commit.
-func (n *Node) commitBatch(batch []*writeReq) {
-	if err := n.failure(); err != nil {
-		for _, r := range batch {
-			r.reply(nil, err)
-		}
-		return
-	}
-	if !n.mayWrite() {
-		// No lease: run nothing (the check after the commit covers a
-		// lease that runs out meanwhile).
-		err := n.errNoLease()
-		for _, r := range batch {
-			r.reply(nil, err)
-		}
+// commitBatch runs one group commit: the batch's statements in one SQLite
+// transaction, their records appended to the log and fsynced, the standbys
+// awaited where a request's level asks for them, and the commit.
+//
+// Under after_sync a batch stays invisible until the standbys acknowledge
+// it, a round trip during which the writer would idle. Instead it chains:
+// requests that arrive meanwhile run in the same SQLite transaction, their
+// records appended and fsynced while the standbys acknowledge the earlier
+// ones, and the chain commits once all its waits have ended. Nothing is
+// visible before its acknowledgement, and the fsyncs of the primary and
+// the standbys overlap instead of taking turns. A chain stops growing once
+// the wait it is on has ended, or at maxChain batches.
+func (n *Node) commitBatch(ctx context.Context, batch []*writeReq) {
+	if !n.admit(batch) {
 		return
 	}
 	w := n.db.Writer()
@@ -131,17 +121,166 @@ func (n *Node) commitBatch(batch []*writeReq) {
 		n.failBatch(batch, fmt.Errorf("begin: %w", err))
 		return
 	}
+	end, last, err := n.runBatch(batch)
+	if err != nil {
+		n.failBatch(batch, err)
+		return
+	}
+	if end == 0 {
+		// Nothing changed: no record, nothing to make durable.
+		if err := w.Rollback(); err != nil {
+			n.fail(err)
+		}
+		n.replyAll(batch, false)
+		return
+	}
+	level := strongestLevel(batch)
+	wait := level >= command.CommitRemoteWrite && !n.afterCommit
+	all := batch
+	if wait {
+		// after_sync: the chain becomes visible only once the standbys
+		// the levels need have it, so no reader sees what a failover
+		// could lose.
+		waits := []chainWait{{batch, n.waiter.Begin(level, end)}}
+		all = append([]*writeReq(nil), batch...)
+		all, end, last, err = n.chain(ctx, all, waits, end, last)
+		if err != nil {
+			n.failBatch(all, err)
+			return
+		}
+	}
+	if err := w.Commit(end, last); err != nil {
+		// The records are durable and will be applied at the next start,
+		// so the outcome is not a failure the client may retry blindly.
+		w.Rollback()
+		n.fail(err)
+		n.failBatch(all, fmt.Errorf("SQLite commit failed after the log was made durable (the transaction will be applied when the node restarts): %w", err))
+		return
+	}
+	n.committed(end)
+	if level >= command.CommitRemoteWrite && !wait {
+		// after_commit: visible now, acknowledged once the standbys have it.
+		n.waitAndReply(batch, end)
+	}
+	n.replyAll(all, false)
+}
+
+// maxChain is the most batches one after_sync chain takes (see commitBatch).
+const maxChain = 16
+
+// chainWait is a chained batch and its standbys' wait (nil if no request
+// in it asked for a replica level).
+type chainWait struct {
+	batch []*writeReq
+	p     *commitwait.Pending
+}
+
+// chain runs the after_sync wait of commitBatch, chaining the batches that
+// arrive meanwhile into the open SQLite transaction. It returns every
+// request of the chain and the end and last GTID to commit. When a chained
+// batch fails, the whole SQLite transaction is lost (the node fails), and
+// the error is for every request of the chain.
+func (n *Node) chain(ctx context.Context, all []*writeReq, waits []chainWait, end lsn.LSN, last gtid.GTID) ([]*writeReq, lsn.LSN, gtid.GTID, error) {
+	current := waits[0].p
+chaining:
+	for len(waits) < maxChain {
+		select {
+		case <-current.Done():
+			break chaining
+		default:
+		}
+		select {
+		case <-current.Done():
+			break chaining
+		case <-ctx.Done():
+			break chaining // the writer is stopping: finish what is open
+		case first := <-n.reqs:
+			if !first.take() {
+				continue
+			}
+			more := n.fill([]*writeReq{first})
+			if !n.admit(more) {
+				continue
+			}
+			e, l, err := n.runBatch(more)
+			if err != nil {
+				// The earlier batches' records are durable: the node has
+				// failed and applies them when it restarts.
+				n.failBatch(more, err)
+				return all, end, last, fmt.Errorf("%w (an earlier part of the same group commit is durable in the log and will be applied when the node restarts)", err)
+			}
+			all = append(all, more...)
+			if e == 0 {
+				continue // nothing to make durable; answered with the chain
+			}
+			end, last = e, l
+			if lv := strongestLevel(more); lv >= command.CommitRemoteWrite {
+				current = n.waiter.Begin(lv, e)
+				waits = append(waits, chainWait{more, current})
+			}
+		}
+	}
+	for _, cw := range waits {
+		res, err := cw.p.Wait(n.ctx)
+		n.noteSync(cw.batch, res, err)
+	}
+	return all, end, last, nil
+}
+
+// fill adds to batch whatever requests are already queued (group commit),
+// up to MaxBatch.
+func (n *Node) fill(batch []*writeReq) []*writeReq {
+	for len(batch) < n.cfg.MaxBatch {
+		select {
+		case r := <-n.reqs:
+			if r.take() {
+				batch = append(batch, r)
+			}
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// admit answers a batch at once, without running it, when the node has
+// failed or holds no lease; it returns whether the batch may run.
+func (n *Node) admit(batch []*writeReq) bool {
+	err := n.failure()
+	if err == nil && !n.mayWrite() {
+		// No lease: run nothing (the check before each acknowledgement
+		// covers a lease that runs out meanwhile).
+		err = n.errNoLease()
+	}
+	if err == nil {
+		return true
+	}
+	for _, r := range batch {
+		r.reply(nil, err)
+	}
+	return false
+}
+
+// runBatch executes a batch in the open SQLite transaction, appends its
+// records to the log, answers its commit=off requests and fsyncs. It
+// returns the end of its records and the last GTID, or a zero end if it
+// changed nothing. On an error the SQLite transaction is rolled back, the
+// node has failed and the error is for the batch's requests.
+func (n *Node) runBatch(batch []*writeReq) (lsn.LSN, gtid.GTID, error) {
+	w := n.db.Writer()
 	seq := n.seq
+	abort := func(err error) (lsn.LSN, gtid.GTID, error) {
+		w.Rollback()
+		n.seq = seq
+		n.fail(err)
+		return 0, gtid.GTID{}, err
+	}
 	var recs []*rlog.Record
 	for _, r := range batch {
 		r.rec = nil
 		txn, err := w.Execute(r.ctx, r.req)
 		if err != nil {
-			w.Rollback()
-			n.seq = seq
-			n.fail(err)
-			n.failBatch(batch, err)
-			return
+			return abort(err)
 		}
 		r.resp = &command.ExecuteResponse{Results: txn.Results}
 		if txn.Payload == nil {
@@ -153,51 +292,22 @@ func (n *Node) commitBatch(batch []*writeReq) {
 		recs = append(recs, r.rec)
 	}
 	if len(recs) == 0 {
-		// Nothing changed: no record, nothing to make durable.
-		if err := w.Rollback(); err != nil {
-			n.fail(err)
-		}
-		n.replyAll(batch, false)
-		return
+		return 0, gtid.GTID{}, nil
 	}
 	end, err := n.log.Append(recs...)
 	if err != nil {
-		n.abortBatch(batch, seq, fmt.Errorf("append to log: %w", err))
-		return
+		return abort(fmt.Errorf("append to log: %w", err))
 	}
 	n.lastTerm.Store(recs[len(recs)-1].Term)
 	n.replyAll(batch, true) // commit=off: acknowledged once written, before the fsync
 	start := time.Now()
 	if err := n.log.Sync(); err != nil {
-		n.abortBatch(batch, seq, fmt.Errorf("fsync log: %w", err))
-		return
+		return abort(fmt.Errorf("fsync log: %w", err))
 	}
 	n.stats.fsyncNanos.Add(uint64(time.Since(start)))
-	last := recs[len(recs)-1].GTID
-	level := strongestLevel(batch)
-	wait := level >= command.CommitRemoteWrite && !n.afterCommit
-	if wait {
-		// after_sync: the batch becomes visible only once the standbys the
-		// levels need have it, so no reader sees what a failover could lose.
-		res, err := n.waiter.Wait(n.ctx, level, end)
-		n.noteSync(batch, res, err)
-	}
-	if err := w.Commit(end, last); err != nil {
-		// The records are durable and will be applied at the next start,
-		// so the outcome is not a failure the client may retry blindly.
-		w.Rollback()
-		n.fail(err)
-		n.failBatch(batch, fmt.Errorf("SQLite commit failed after the log was made durable (the transaction will be applied when the node restarts): %w", err))
-		return
-	}
-	n.committed(end)
-	if level >= command.CommitRemoteWrite && !wait {
-		// after_commit: visible now, acknowledged once the standbys have it.
-		n.waitAndReply(batch, end)
-	}
 	n.stats.batches.Add(1)
 	n.stats.transactions.Add(uint64(len(recs)))
-	n.replyAll(batch, false)
+	return end, recs[len(recs)-1].GTID, nil
 }
 
 // trimLog removes log segments older than the retention window. Holds
@@ -214,14 +324,6 @@ func (n *Node) trimLog(end lsn.LSN) {
 	if len(removed) > 0 {
 		n.logger.Info("removed old log segments", "segments", len(removed), "first_lsn", n.log.First().String())
 	}
-}
-
-// abortBatch undoes a batch whose records could not be made durable.
-func (n *Node) abortBatch(batch []*writeReq, seq uint64, err error) {
-	n.db.Writer().Rollback()
-	n.seq = seq
-	n.fail(err)
-	n.failBatch(batch, err)
 }
 
 func (n *Node) failBatch(batch []*writeReq, err error) {

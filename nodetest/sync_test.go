@@ -1,6 +1,7 @@
 package nodetest_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,64 @@ func TestCommit_ForwardedWriteKeepsDegradedWarning(t *testing.T) {
 		t.Fatalf("remote_flush write forwarded by n2 committed degraded on n1 (primary says %q) but n2's response has no warning; "+
 			"node/forward.go forwardExecute drops it (client.ExecuteResponse lacks the \"warning\" field)", direct.Warning)
 	}
+}
+
+// Writes that arrive while an after_sync batch waits for its standby are
+// chained into the same SQLite transaction (their records appended and
+// fsynced meanwhile), and none of them is visible on the primary, nor
+// acknowledged, before the standby has the whole chain.
+func TestCommit_ChainedWritesInvisibleUntilAcked(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n2)", "strict", 20*time.Second))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.ExecAt(t, "n1", command.CommitRemoteFlush, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+
+	c.Cut(t, "n1", "n2")
+	batches := c.Status(t, "n1").Writer.Batches
+	type result struct {
+		resp *command.ExecuteResponse
+		err  error
+		at   time.Time
+	}
+	first, second := make(chan result, 1), make(chan result, 1)
+	go func() {
+		resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
+		first <- result{resp, err, time.Now()}
+	}()
+	nodetest.WaitFor(t, 10*time.Second, "the first write to be fsynced and waiting for n2", func() (bool, string) {
+		b := c.Status(t, "n1").Writer.Batches
+		return b == batches+1, fmt.Sprintf("%d batches since the cut", b-batches)
+	})
+	go func() {
+		resp, err := c.Execute("n1", command.CommitLocal, "INSERT INTO t VALUES(2)")
+		second <- result{resp, err, time.Now()}
+	}()
+	// The second write runs while the first still waits: a second batch.
+	nodetest.WaitFor(t, 10*time.Second, "the second write to be chained", func() (bool, string) {
+		b := c.Status(t, "n1").Writer.Batches
+		return b == batches+2, fmt.Sprintf("%d batches since the cut", b-batches)
+	})
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t"); got != 0 {
+		t.Fatalf("the primary shows %d rows of a chain its standby has not acknowledged; want 0", got)
+	}
+	select {
+	case r := <-first:
+		t.Fatalf("remote_flush write answered (%v, %v) while its standby was cut off", r.resp, r.err)
+	case r := <-second:
+		t.Fatalf("chained write answered (%v, %v) before the chain was acknowledged", r.resp, r.err)
+	default:
+	}
+
+	c.Heal(t, "n1", "n2")
+	r1, r2 := <-first, <-second
+	if r1.err != nil || r2.err != nil {
+		t.Fatalf("after the heal: first write %v, chained write %v; want both committed", r1.err, r2.err)
+	}
+	if r2.resp.LSN <= r1.resp.LSN {
+		t.Fatalf("chained write at LSN %s, not after the first at %s", r2.resp.LSN, r1.resp.LSN)
+	}
+	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t"); got != 2 {
+		t.Fatalf("the primary shows %d rows after the chain committed, want 2", got)
+	}
+	c.WaitConverged(t, "n1", "n2")
 }
