@@ -4,9 +4,9 @@ import "github.com/tandem-db/tandem/lsn"
 
 // waiter is one pending Wait.
 type waiter struct {
-	level int     // level index, 0..2
-	at    lsn.LSN // the LSN the quorum must acknowledge
-	idx   int     // position in its waitHeap; -1 once it is finished
+	level int           // level index, 0..2
+	at    lsn.LSN       // the LSN the quorum must acknowledge
+	idx   int           // position in its waitHeap; -1 once it is finished
 	done  chan struct{} // closed by finish, once res and err are set
 	res   Result
 	err   error
