@@ -16,6 +16,11 @@ import (
 // receiver syncs even though more data is already waiting.
 const maxUnsynced = 8 << 20
 
+// applyAckDelay is how long a replica whose apply no commit waits for may
+// hold back an apply position before acking it; a flush ack sent meanwhile
+// carries it anyway. Acking every apply at once costs a message per batch.
+const applyAckDelay = 10 * time.Millisecond
+
 // asyncSyncDelay is how long an asynchronous replica lets received records
 // wait for their fsync, so that one fsync covers many upstream batches.
 // No commit waits on such a replica, so only its lag grows, by this much.
@@ -40,6 +45,10 @@ type receiver struct {
 	// replica; syncs then go through syncKick to the delayed syncer.
 	async    atomic.Bool
 	syncKick chan struct{}
+	// applyAsync is set while the upstream says no commit waits for this
+	// replica's apply: apply positions are then acked within
+	// applyAckDelay instead of at once, mostly riding on flush acks.
+	applyAsync atomic.Bool
 
 	ackMu     sync.Mutex // orders acks from the receive and ack goroutines
 	lastAck   Ack
@@ -175,6 +184,7 @@ func (r *receiver) heartbeat(m *Heartbeat) error {
 	}
 	r.upDurable = m.Durable
 	r.async.Store(!m.Sync)
+	r.applyAsync.Store(!m.ApplySync)
 	r.cl.update(func(st *ClientStatus) {
 		st.Synchronous, st.ApplySync = m.Sync, m.ApplySync
 		st.PrimaryLSN, st.PrimaryTime = m.Durable, m.Time
@@ -363,14 +373,19 @@ func (r *receiver) kickAck() {
 	}
 }
 
-// sendAcks acks every AckInterval when a position moved, at once after
-// NotifyApplied or a delayed flush, and at least every upstream heartbeat
+// sendAcks acks every AckInterval when a position moved, at once after a
+// delayed flush or NotifyApplied (within applyAckDelay when no commit
+// waits for this replica's apply), and at least every upstream heartbeat
 // interval as a keepalive. While a seed is coming it sends zero
 // keepalives, which the server ignores. (A synchronous replica's flush is
 // acked inline by sync, without waking this goroutine.)
 func (r *receiver) sendAcks(ctx context.Context) error {
 	t := time.NewTicker(min(r.cl.cfg.AckInterval, r.keepalive))
 	defer t.Stop()
+	held := time.NewTimer(time.Hour) // a held-back apply ack
+	held.Stop()
+	defer held.Stop()
+	holding := false
 	for first := true; ; first = false {
 		r.ackMu.Lock()
 		due := first || time.Since(r.lastAckAt) >= r.keepalive
@@ -378,12 +393,22 @@ func (r *receiver) sendAcks(ctx context.Context) error {
 		if err := r.ack(due); err != nil {
 			return err
 		}
+	wait:
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		case <-r.flushKick:
+		case <-held.C:
+			holding = false
 		case <-r.cl.kick:
+			if r.applyAsync.Load() {
+				if !holding {
+					holding = true
+					held.Reset(applyAckDelay)
+				}
+				goto wait
+			}
 		}
 	}
 }
