@@ -24,6 +24,8 @@ var (
 	ErrTimeout = errors.New("commitwait: quorum not reached in time")
 	// ErrClosed reports a Wait on, or interrupted by, a closed Waiter.
 	ErrClosed = errors.New("commitwait: waiter closed")
+	// ErrCanceled ends a Pending wait its owner gave up (Pending.Cancel).
+	ErrCanceled = errors.New("commitwait: wait canceled")
 )
 
 // ConfigError describes a problem in standby config text. It unwraps to

@@ -130,6 +130,17 @@ func (w *Waiter) Begin(level command.CommitLevel, at lsn.LSN) *Pending {
 	return p
 }
 
+// Cancel ends the wait, if it is still pending, with ErrCanceled: its
+// timeout no longer runs (nor, in Fallback mode, degrades anything).
+func (p *Pending) Cancel() {
+	w, wt := p.w, p.wt
+	w.mu.Lock()
+	if wt.idx >= 0 {
+		w.finish(wt, Result{}, ErrCanceled)
+	}
+	w.mu.Unlock()
+}
+
 // Done is closed when the wait has ended; Wait then returns at once.
 func (p *Pending) Done() <-chan struct{} { return p.wt.done }
 

@@ -458,4 +458,16 @@ func TestWaiter_BeginDone(t *testing.T) {
 	if h.waiting() != 0 {
 		t.Fatalf("%d waits pending after the cancelled one ended", h.waiting())
 	}
+	// Cancel ends a pending wait with ErrCanceled; a finished one keeps
+	// its outcome.
+	p = h.Begin(flush, 600)
+	p.Cancel()
+	if _, err := p.Wait(t.Context()); !errors.Is(err, ErrCanceled) || h.waiting() != 0 {
+		t.Fatalf("Wait after Cancel = %v with %d pending; want ErrCanceled, none pending", err, h.waiting())
+	}
+	p = h.Begin(flush, 100)
+	p.Cancel()
+	if res, err := p.Wait(t.Context()); err != nil || res.Acked != 120 {
+		t.Fatalf("Cancel of a finished wait changed it: %+v, %v", res, err)
+	}
 }

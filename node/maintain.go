@@ -9,11 +9,11 @@ import (
 const maintainInterval = 100 * time.Millisecond
 
 // slotSaveInterval is how often moved slots are saved, and old log
-// segments removed right after. A saved position only ever lags the live
-// one, which keeps more log, never less: the segments are removed only
-// after the positions that allow it are on disk. (Saving is a write, an
-// fsync, a rename and a directory fsync: every 100 ms it cost the commit
-// path measurable fsync latency.)
+// segments removed right after. A slot's hold on the log moves only when
+// its position has been saved, so the log never drops what a saved slot
+// still needs; between saves it keeps up to a second more. (Saving is a
+// write, an fsync, a rename and a directory fsync: every 100 ms it cost
+// the commit path measurable fsync latency.)
 const slotSaveInterval = time.Second
 
 // maintain enforces the slot cap, saves slots and trims the log.

@@ -107,7 +107,8 @@ func (s *slots) attach(name string, from lsn.LSN, seeding bool, applied lsn.LSN)
 	return nil
 }
 
-// advance moves a slot to the replica's flush position.
+// advance moves a slot to the replica's flush position. Its hold on the
+// log follows at the next save.
 func (s *slots) advance(name string, flush lsn.LSN) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,8 +117,7 @@ func (s *slots) advance(name string, flush lsn.LSN) {
 		return
 	}
 	sl.LSN = flush
-	sl.hold.Advance(flush)
-	s.dirty = true
+	s.dirty = true // the hold moves when the position is saved
 }
 
 // enforce marks slots lost that are too far behind, and returns their names.
@@ -173,8 +173,19 @@ func (s *slots) saveLocked() error {
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("save replication slots: %w", err)
 	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("save replication slots: %w", err)
+	}
 	s.dirty = false
-	return syncDir(filepath.Dir(s.path))
+	// Only now may the log drop what these positions no longer need: a
+	// crash never leaves a saved slot behind the log's first LSN (which
+	// would mark it lost and force a needless re-seed).
+	for _, sl := range s.m {
+		if sl.hold != nil {
+			sl.hold.Advance(sl.LSN)
+		}
+	}
+	return nil
 }
 
 func (s *slots) listLocked() []slot {

@@ -121,7 +121,7 @@ func (n *Node) commitBatch(ctx context.Context, batch []*writeReq) {
 		n.failBatch(batch, fmt.Errorf("begin: %w", err))
 		return
 	}
-	end, last, err := n.runBatch(batch)
+	end, last, err := n.runBatch(batch, true)
 	if err != nil {
 		n.failBatch(batch, err)
 		return
@@ -177,23 +177,30 @@ type chainWait struct {
 
 // chain runs the after_sync wait of commitBatch, chaining the batches that
 // arrive meanwhile into the open SQLite transaction. It returns every
-// request of the chain and the end and last GTID to commit. When a chained
-// batch fails, the whole SQLite transaction is lost (the node fails), and
-// the error is for every request of the chain.
+// request of the chain and the end and last GTID to commit.
+//
+// A chained batch answers its commit=off requests with the chain, not
+// after its append: what they read may rest on earlier batches that are
+// still unacknowledged. When a chained batch fails, the SQLite
+// transaction is rolled back and the node has failed; the earlier
+// batches' records are durable and applied when the node restarts, which
+// the error for their requests says.
 func (n *Node) chain(ctx context.Context, all []*writeReq, waits []chainWait, end lsn.LSN, last gtid.GTID) ([]*writeReq, lsn.LSN, gtid.GTID, error) {
 	current := waits[0].p
 chaining:
-	for len(waits) < maxChain {
+	for batches := 1; batches < maxChain; {
 		select {
 		case <-current.Done():
 			break chaining
+		case <-ctx.Done():
+			break chaining // the writer is stopping: finish what is open
 		default:
 		}
 		select {
 		case <-current.Done():
 			break chaining
 		case <-ctx.Done():
-			break chaining // the writer is stopping: finish what is open
+			break chaining
 		case first := <-n.reqs:
 			if !first.take() {
 				continue
@@ -202,12 +209,14 @@ chaining:
 			if !n.admit(more) {
 				continue
 			}
-			e, l, err := n.runBatch(more)
+			batches++
+			e, l, err := n.runBatch(more, false)
 			if err != nil {
-				// The earlier batches' records are durable: the node has
-				// failed and applies them when it restarts.
 				n.failBatch(more, err)
-				return all, end, last, fmt.Errorf("%w (an earlier part of the same group commit is durable in the log and will be applied when the node restarts)", err)
+				for _, cw := range waits {
+					cw.p.Cancel()
+				}
+				return all, end, last, fmt.Errorf("the node failed after this transaction was made durable in the log, so it is committed and will be applied when the node restarts; the failure, in a later part of the same group commit: %w", err)
 			}
 			all = append(all, more...)
 			if e == 0 {
@@ -262,11 +271,12 @@ func (n *Node) admit(batch []*writeReq) bool {
 }
 
 // runBatch executes a batch in the open SQLite transaction, appends its
-// records to the log, answers its commit=off requests and fsyncs. It
+// records to the log, answers its commit=off requests if early is set,
+// and fsyncs. It
 // returns the end of its records and the last GTID, or a zero end if it
 // changed nothing. On an error the SQLite transaction is rolled back, the
 // node has failed and the error is for the batch's requests.
-func (n *Node) runBatch(batch []*writeReq) (lsn.LSN, gtid.GTID, error) {
+func (n *Node) runBatch(batch []*writeReq, early bool) (lsn.LSN, gtid.GTID, error) {
 	w := n.db.Writer()
 	seq := n.seq
 	abort := func(err error) (lsn.LSN, gtid.GTID, error) {
@@ -299,7 +309,9 @@ func (n *Node) runBatch(batch []*writeReq) (lsn.LSN, gtid.GTID, error) {
 		return abort(fmt.Errorf("append to log: %w", err))
 	}
 	n.lastTerm.Store(recs[len(recs)-1].Term)
-	n.replyAll(batch, true) // commit=off: acknowledged once written, before the fsync
+	if early {
+		n.replyAll(batch, true) // commit=off: acknowledged once written, before the fsync
+	}
 	start := time.Now()
 	if err := n.log.Sync(); err != nil {
 		return abort(fmt.Errorf("fsync log: %w", err))
@@ -335,10 +347,10 @@ func (n *Node) failBatch(batch []*writeReq, err error) {
 }
 
 // replyAll answers the batch's requests: only the commit=off ones when
-// early is set, the rest otherwise.
+// early is set, every one not answered yet otherwise.
 func (n *Node) replyAll(batch []*writeReq, early bool) {
 	for _, r := range batch {
-		if (r.req.Commit == command.CommitOff) != early || r.deferred || isClosed(r.done) {
+		if (early && r.req.Commit != command.CommitOff) || r.deferred || isClosed(r.done) {
 			continue
 		}
 		n.replyOne(r)

@@ -286,3 +286,107 @@ func TestCommit_ChainedWritesInvisibleUntilAcked(t *testing.T) {
 	}
 	c.WaitConverged(t, "n1", "n2")
 }
+
+// A chained commit=off request is answered with its chain, not after its
+// append: what it read (here, that the row it updates exists) rests on an
+// earlier batch the standby has not acknowledged.
+func TestCommit_ChainedCommitOffWaitsForChain(t *testing.T) {
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n2)", "strict", 20*time.Second))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.ExecAt(t, "n1", command.CommitRemoteFlush, "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER)")
+	// A commit=off request that changes nothing writes no record; it is
+	// answered at once (it used to wait out the write timeout).
+	if resp, err := c.Execute("n1", command.CommitOff, "UPDATE t SET v = 1 WHERE id = -1"); err != nil || resp.Results[0].RowsAffected != 0 {
+		t.Fatalf("commit=off update of no rows: %+v, %v; want 0 rows affected", resp, err)
+	}
+
+	c.Cut(t, "n1", "n2")
+	batches := c.Status(t, "n1").Writer.Batches
+	type result struct {
+		resp *command.ExecuteResponse
+		err  error
+	}
+	insert, update := make(chan result, 1), make(chan result, 1)
+	go func() {
+		resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1, 0)")
+		insert <- result{resp, err}
+	}()
+	nodetest.WaitFor(t, 10*time.Second, "the insert to wait for n2", func() (bool, string) {
+		b := c.Status(t, "n1").Writer.Batches
+		return b == batches+1, fmt.Sprintf("%d batches since the cut", b-batches)
+	})
+	go func() {
+		resp, err := c.Execute("n1", command.CommitOff, "UPDATE t SET v = v + 1 WHERE id = 1")
+		update <- result{resp, err}
+	}()
+	nodetest.WaitFor(t, 10*time.Second, "the update to be chained and written", func() (bool, string) {
+		b := c.Status(t, "n1").Writer.Batches
+		return b == batches+2, fmt.Sprintf("%d batches since the cut", b-batches)
+	})
+	select {
+	case r := <-update:
+		t.Fatalf("chained commit=off update answered (%+v, %v) while the insert it saw was unacknowledged", r.resp, r.err)
+	default:
+	}
+	c.Heal(t, "n1", "n2")
+	ri, ru := <-insert, <-update
+	if ri.err != nil || ru.err != nil {
+		t.Fatalf("after the heal: insert %v, update %v", ri.err, ru.err)
+	}
+	if got := ru.resp.Results[0].RowsAffected; got != 1 {
+		t.Fatalf("update affected %d rows, want 1", got)
+	}
+	if got := c.QueryInt(t, "n1", "SELECT v FROM t WHERE id = 1"); got != 1 {
+		t.Fatalf("v = %d after the chain committed, want 1", got)
+	}
+}
+
+// A chain takes at most 16 batches (maxChain): later requests wait in the
+// queue for the chain's commit instead of growing an invisible transaction
+// without bound while a standby is away.
+func TestCommit_ChainIsBounded(t *testing.T) {
+	const maxChain = 16
+	c := nodetest.NewCluster(t, nodetest.Options{})
+	c.Start(t, "n1", syncStandbys("ANY 1 (n2)", "strict", 0))
+	c.Start(t, "n2", nodetest.ReplicaOf("n1"))
+	c.ExecAt(t, "n1", command.CommitRemoteFlush, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+
+	c.Cut(t, "n1", "n2")
+	batches := c.Status(t, "n1").Writer.Batches
+	errs := make(chan error, maxChain+1)
+	for i := range maxChain + 1 {
+		level := command.CommitOff
+		if i == 0 {
+			level = command.CommitRemoteFlush
+		}
+		go func() {
+			_, err := c.Execute("n1", level, "INSERT INTO t VALUES(?)", int64(i))
+			errs <- err
+		}()
+		if i < maxChain {
+			want := batches + uint64(i) + 1
+			nodetest.WaitFor(t, 10*time.Second, fmt.Sprintf("write %d to be chained", i), func() (bool, string) {
+				b := c.Status(t, "n1").Writer.Batches
+				return b == want, fmt.Sprintf("%d batches since the cut, want %d", b-batches, i+1)
+			})
+		}
+	}
+	// The 17th stays queued: the chain is full.
+	nodetest.WaitFor(t, 10*time.Second, "the last write to stay queued", func() (bool, string) {
+		st := c.Status(t, "n1").Writer
+		return st.Queue == 1 && st.Batches == batches+maxChain,
+			fmt.Sprintf("queue %d, %d batches since the cut (want 1 and %d)", st.Queue, st.Batches-batches, maxChain)
+	})
+	c.Heal(t, "n1", "n2")
+	for range maxChain + 1 {
+		if err := <-errs; err != nil {
+			t.Fatalf("write after the heal: %v", err)
+		}
+	}
+	// The last one is commit=off: answered before its own commit.
+	nodetest.WaitFor(t, 10*time.Second, "every row to be visible", func() (bool, string) {
+		got := c.QueryInt(t, "n1", "SELECT count(*) FROM t")
+		return got == maxChain+1, fmt.Sprintf("%d rows, want %d", got, maxChain+1)
+	})
+}
