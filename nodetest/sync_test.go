@@ -249,19 +249,13 @@ func TestCommit_ChainedWritesInvisibleUntilAcked(t *testing.T) {
 		resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
 		first <- result{resp, err, time.Now()}
 	}()
-	nodetest.WaitFor(t, 10*time.Second, "the first write to be fsynced and waiting for n2", func() (bool, string) {
-		b := c.Status(t, "n1").Writer.Batches
-		return b == batches+1, fmt.Sprintf("%d batches since the cut", b-batches)
-	})
+	waitBatches(t, c, "the first write to be fsynced and waiting for n2", batches, 1)
 	go func() {
 		resp, err := c.Execute("n1", command.CommitLocal, "INSERT INTO t VALUES(2)")
 		second <- result{resp, err, time.Now()}
 	}()
 	// The second write runs while the first still waits: a second batch.
-	nodetest.WaitFor(t, 10*time.Second, "the second write to be chained", func() (bool, string) {
-		b := c.Status(t, "n1").Writer.Batches
-		return b == batches+2, fmt.Sprintf("%d batches since the cut", b-batches)
-	})
+	waitBatches(t, c, "the second write to be chained", batches, 2)
 	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t"); got != 0 {
 		t.Fatalf("the primary shows %d rows of a chain its standby has not acknowledged; want 0", got)
 	}
@@ -312,18 +306,12 @@ func TestCommit_ChainedCommitOffWaitsForChain(t *testing.T) {
 		resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1, 0)")
 		insert <- result{resp, err}
 	}()
-	nodetest.WaitFor(t, 10*time.Second, "the insert to wait for n2", func() (bool, string) {
-		b := c.Status(t, "n1").Writer.Batches
-		return b == batches+1, fmt.Sprintf("%d batches since the cut", b-batches)
-	})
+	waitBatches(t, c, "the insert to wait for n2", batches, 1)
 	go func() {
 		resp, err := c.Execute("n1", command.CommitOff, "UPDATE t SET v = v + 1 WHERE id = 1")
 		update <- result{resp, err}
 	}()
-	nodetest.WaitFor(t, 10*time.Second, "the update to be chained and written", func() (bool, string) {
-		b := c.Status(t, "n1").Writer.Batches
-		return b == batches+2, fmt.Sprintf("%d batches since the cut", b-batches)
-	})
+	waitBatches(t, c, "the update to be chained and written", batches, 2)
 	select {
 	case r := <-update:
 		t.Fatalf("chained commit=off update answered (%+v, %v) while the insert it saw was unacknowledged", r.resp, r.err)
@@ -365,11 +353,7 @@ func TestCommit_ChainIsBounded(t *testing.T) {
 			errs <- err
 		}()
 		if i < maxChain {
-			want := batches + uint64(i) + 1
-			nodetest.WaitFor(t, 10*time.Second, fmt.Sprintf("write %d to be chained", i), func() (bool, string) {
-				b := c.Status(t, "n1").Writer.Batches
-				return b == want, fmt.Sprintf("%d batches since the cut, want %d", b-batches, i+1)
-			})
+			waitBatches(t, c, fmt.Sprintf("write %d to be chained", i), batches, uint64(i)+1)
 		}
 	}
 	// The 17th stays queued: the chain is full.
@@ -388,5 +372,14 @@ func TestCommit_ChainIsBounded(t *testing.T) {
 	nodetest.WaitFor(t, 10*time.Second, "every row to be visible", func() (bool, string) {
 		got := c.QueryInt(t, "n1", "SELECT count(*) FROM t")
 		return got == maxChain+1, fmt.Sprintf("%d rows, want %d", got, maxChain+1)
+	})
+}
+
+// waitBatches waits until n1's writer has run want batches since base.
+func waitBatches(t *testing.T, c *nodetest.Cluster, what string, base, want uint64) {
+	t.Helper()
+	nodetest.WaitFor(t, 10*time.Second, what, func() (bool, string) {
+		b := c.Status(t, "n1").Writer.Batches
+		return b == base+want, fmt.Sprintf("%d batches since the cut, want %d", b-base, want)
 	})
 }
