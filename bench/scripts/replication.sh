@@ -62,21 +62,27 @@ with open(sys.argv[2], "w") as out:
     while time.time() < end:
         try:
             d = json.load(urllib.request.urlopen("http://%s/status" % sys.argv[1], timeout=2))
-            out.write(" ".join(str(r["apply_lag_s"]) for r in d["replication"]["replicas"]) + "\n")
+            out.write("%.3f " % time.time() + " ".join(str(r["apply_lag_s"]) for r in d["replication"]["replicas"]) + "\n")
             out.flush()
         except Exception:
             pass
         time.sleep(0.1)
 PY
 sampler=$!
+t_async=$(date +%s.%N)
 async=$(bench "$h1" --clients 8); echo "$async" | line
 kill $sampler 2>/dev/null || true
-python3 - "$work/lags" "$solo" "$async" <<'PY'
+python3 - "$work/lags" "$solo" "$async" "$t_async" <<'PY'
 import json,sys
-lags=sorted(float(x) for l in open(sys.argv[1]) for x in l.split())
+rows=[l.split() for l in open(sys.argv[1]) if l.strip()]
+samples=[(float(r[0]), float(x)) for r in rows for x in r[1:]]
+lags=sorted(x for _, x in samples)
 solo=json.loads(sys.argv[2])["tps"]; a=json.loads(sys.argv[3])["tps"]
 p99=lags[int(0.99*(len(lags)-1))] if lags else float("nan")
 print(f"   async/single-node throughput ratio {a/solo:.2f}; replica apply lag p99 {p99*1000:.1f} ms over {len(lags)} samples")
+if samples:
+    at, worst = max(samples, key=lambda s: s[1])
+    print(f"   largest apply lag {worst*1000:.1f} ms, {at-float(sys.argv[4]):.2f} s after the load started")
 PY
 stopcluster
 
