@@ -47,7 +47,10 @@ func (t *lagTracker) add(end lsn.LSN, at time.Time) {
 }
 
 // lag returns how long ago the first record after pos became durable here,
-// or 0 when pos is at or past end.
+// or 0 when pos is at or past end. A pos older than every sample kept is
+// as old as the oldest sample (the first one past pos); a pos at or past
+// the newest sample lacks only records newer than every sample, which
+// count as just made durable.
 func (t *lagTracker) lag(pos, end lsn.LSN, now time.Time) time.Duration {
 	if pos >= end {
 		return 0
@@ -59,10 +62,6 @@ func (t *lagTracker) lag(pos, end lsn.LSN, now time.Time) time.Duration {
 		if s.end > pos {
 			return max(now.Sub(s.at), 0)
 		}
-	}
-	if t.n > 0 {
-		// Older than every sample we still have.
-		return max(now.Sub(t.samples[t.head].at), 0)
 	}
 	return 0
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/tandem-db/tandem/command"
 	"github.com/tandem-db/tandem/commitwait"
@@ -94,5 +93,4 @@ func (n *Node) waitAndReply(batch []*writeReq, end lsn.LSN) {
 // committed runs after a batch is visible in SQLite.
 func (n *Node) committed(end lsn.LSN) {
 	n.visible.advance(end)
-	n.lag.add(end, time.Now())
 }

@@ -317,6 +317,9 @@ func (n *Node) runBatch(batch []*writeReq, early bool) (lsn.LSN, gtid.GTID, erro
 		return abort(fmt.Errorf("fsync log: %w", err))
 	}
 	n.stats.fsyncNanos.Add(uint64(time.Since(start)))
+	// Standbys' lag counts from here, where the records became durable
+	// (and may be streamed), not from the commit after their waits.
+	n.lag.add(end, time.Now())
 	n.stats.batches.Add(1)
 	n.stats.transactions.Add(uint64(len(recs)))
 	return end, recs[len(recs)-1].GTID, nil
