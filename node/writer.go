@@ -309,8 +309,11 @@ func (n *Node) runBatch(batch []*writeReq, early bool) (lsn.LSN, gtid.GTID, erro
 		return abort(fmt.Errorf("append to log: %w", err))
 	}
 	n.lastTerm.Store(recs[len(recs)-1].Term)
-	if early {
-		n.replyAll(batch, true) // commit=off: acknowledged once written, before the fsync
+	if early && (n.afterCommit || strongestLevel(batch) < command.CommitRemoteWrite) {
+		// commit=off: acknowledged once written, before the fsync. Not
+		// when the batch waits for standbys under after_sync: what such
+		// a request read may rest on a request before it in the batch.
+		n.replyAll(batch, true)
 	}
 	start := time.Now()
 	if err := n.log.Sync(); err != nil {
