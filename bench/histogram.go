@@ -23,6 +23,7 @@ type Histogram struct {
 	counts   [nBuckets]uint64
 	n        uint64
 	min, max time.Duration
+	sum      time.Duration // exact, for Mean
 }
 
 // bucketOf returns the bucket index of v nanoseconds.
@@ -55,6 +56,7 @@ func (h *Histogram) Record(d time.Duration) {
 		h.max = d
 	}
 	h.n++
+	h.sum += d
 }
 
 // Merge adds every value recorded in o.
@@ -70,6 +72,7 @@ func (h *Histogram) Merge(o *Histogram) {
 	}
 	h.max = max(h.max, o.max)
 	h.n += o.n
+	h.sum += o.sum
 }
 
 // Count returns the number of values recorded.
@@ -80,6 +83,15 @@ func (h *Histogram) Min() time.Duration { return h.min }
 
 // Max returns the largest value recorded, exactly; 0 when empty.
 func (h *Histogram) Max() time.Duration { return h.max }
+
+// Mean returns the average of the values recorded, exactly (pgbench's
+// "latency average" is this); 0 when empty.
+func (h *Histogram) Mean() time.Duration {
+	if h.n == 0 {
+		return 0
+	}
+	return h.sum / time.Duration(h.n)
+}
 
 // Quantile returns the q-quantile (0 <= q <= 1) by the nearest-rank rule:
 // the value at rank ceil(q*n) in sorted order, within the bucket precision

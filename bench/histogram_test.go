@@ -80,4 +80,16 @@ func TestHistogram_Merge(t *testing.T) {
 	if got, want := h.Quantile(0.5), time.Duration(7); got != want {
 		t.Errorf("Quantile(0.5) of 5,7,9ns = %v, want %v", got, want)
 	}
+	// The mean is exact, not a bucket midpoint, and survives Merge.
+	var m1, m2 Histogram
+	m1.Record(1000 * time.Microsecond)
+	m2.Record(1001 * time.Microsecond)
+	m2.Record(1005 * time.Microsecond)
+	m1.Merge(&m2)
+	if got, want := m1.Mean(), 1002*time.Microsecond; got != want {
+		t.Errorf("Mean of 1000, 1001, 1005µs = %v, want %v", got, want)
+	}
+	if got := (&Histogram{}).Mean(); got != 0 {
+		t.Errorf("Mean of an empty histogram = %v, want 0", got)
+	}
 }

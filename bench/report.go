@@ -23,10 +23,12 @@ type Report struct {
 	Errors       int64 `json:"errors"`
 	// TPS is Transactions / DurationS.
 	TPS float64 `json:"tps"`
-	// Latency percentiles of successful operations, in milliseconds.
-	P50ms float64 `json:"p50_ms"`
-	P95ms float64 `json:"p95_ms"`
-	P99ms float64 `json:"p99_ms"`
+	// Latency of successful operations, in milliseconds: the mean and
+	// percentiles.
+	MeanMs float64 `json:"mean_ms"`
+	P50ms  float64 `json:"p50_ms"`
+	P95ms  float64 `json:"p95_ms"`
+	P99ms  float64 `json:"p99_ms"`
 
 	// Config is the run's configuration, with the seed it used.
 	Config Config `json:"-"`
@@ -45,6 +47,7 @@ func newReport(cfg Config, target string, elapsed time.Duration, total *worker, 
 		DurationS:    round(secs, 3),
 		Transactions: total.ok,
 		Errors:       total.errs,
+		MeanMs:       ms(total.hist.Mean()),
 		P50ms:        ms(total.hist.Quantile(0.50)),
 		P95ms:        ms(total.hist.Quantile(0.95)),
 		P99ms:        ms(total.hist.Quantile(0.99)),
@@ -74,9 +77,9 @@ func (r Report) WriteJSON(w io.Writer) error {
 // one line of values.
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\ttarget\tclients\tduration_s\ttransactions\terrors\ttps\tp50_ms\tp95_ms\tp99_ms")
-	fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%d\t%d\t%.1f\t%.3f\t%.3f\t%.3f\n",
-		r.Workload, r.Target, r.Clients, r.DurationS, r.Transactions, r.Errors, r.TPS, r.P50ms, r.P95ms, r.P99ms)
+	fmt.Fprintln(tw, "workload\ttarget\tclients\tduration_s\ttransactions\terrors\ttps\tmean_ms\tp50_ms\tp95_ms\tp99_ms")
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%d\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\n",
+		r.Workload, r.Target, r.Clients, r.DurationS, r.Transactions, r.Errors, r.TPS, r.MeanMs, r.P50ms, r.P95ms, r.P99ms)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -35,13 +35,17 @@ func TestReport_WriteJSON(t *testing.T) {
 		got = append(got, k)
 	}
 	slices.Sort(got)
-	want := []string{"clients", "duration_s", "errors", "p50_ms", "p95_ms", "p99_ms", "target", "tps", "transactions", "workload"}
+	want := []string{"clients", "duration_s", "errors", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "target", "tps", "transactions", "workload"}
 	if !slices.Equal(got, want) {
 		t.Errorf("keys = %v, want %v", got, want)
 	}
 	// The histogram keeps bucket midpoints: p50 is 2ms within 1%.
 	if p50, _ := m["p50_ms"].(float64); m["tps"] != 1.5 || p50 < 1.98 || p50 > 2.02 || m["workload"] != "insert" {
 		t.Errorf("tps, p50_ms, workload = %v, %v, %v; want 1.5, 2, insert", m["tps"], m["p50_ms"], m["workload"])
+	}
+	// The mean is exact: (1+2+3)/3 ms.
+	if m["mean_ms"] != 2.0 {
+		t.Errorf("mean_ms = %v, want 2", m["mean_ms"])
 	}
 }
 

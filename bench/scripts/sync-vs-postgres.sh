@@ -22,7 +22,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 waitready() { for _ in $(seq 400); do curl -sf "127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.05; done; echo "node on $1 not ready" >&2; return 1; }
-line() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%8.0f tps  p50 %.3f ms  p99 %.3f ms" % (d["tps"], d["p50_ms"], d["p99_ms"]))'; }
+line() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%8.0f tps  avg %.3f ms  p50 %.3f ms  p99 %.3f ms" % (d["tps"], d["mean_ms"], d["p50_ms"], d["p99_ms"]))'; }
 
 for r in $(seq "$rounds"); do
   rm -rf "$work"/n1 "$work"/n2 "$work"/n3; pids=()
