@@ -15,6 +15,7 @@ type lagTracker struct {
 	samples []lagSample // ring, oldest first from head
 	head    int
 	n       int
+	spacing time.Duration // least time between samples; doubles when full
 }
 
 type lagSample struct {
@@ -24,7 +25,9 @@ type lagSample struct {
 
 const lagSamples = 4096
 
-func newLagTracker() *lagTracker { return &lagTracker{samples: make([]lagSample, lagSamples)} }
+func newLagTracker() *lagTracker {
+	return &lagTracker{samples: make([]lagSample, lagSamples), spacing: time.Millisecond}
+}
 
 // add records that everything up to end was durable at at.
 func (t *lagTracker) add(end lsn.LSN, at time.Time) {
@@ -32,18 +35,31 @@ func (t *lagTracker) add(end lsn.LSN, at time.Time) {
 	defer t.mu.Unlock()
 	if t.n > 0 {
 		last := t.samples[(t.head+t.n-1)%lagSamples]
-		if at.Sub(last.at) < time.Millisecond {
-			// One sample per millisecond is precise enough.
+		if at.Sub(last.at) < t.spacing {
+			// One sample per spacing is precise enough.
 			t.samples[(t.head+t.n-1)%lagSamples].end = end
 			return
 		}
 	}
 	if t.n == lagSamples {
-		t.head = (t.head + 1) % lagSamples
-		t.n--
+		t.coarsen()
 	}
 	t.samples[(t.head+t.n)%lagSamples] = lagSample{end, at}
 	t.n++
+}
+
+// coarsen halves the samples kept, merging each pair into its older time
+// and newer end, and doubles the spacing: the history keeps its whole span
+// (a standby minutes behind still reads minutes), and a lag is overstated
+// by at most the spacing. Call with mu held and the ring full.
+func (t *lagTracker) coarsen() {
+	merged := make([]lagSample, 0, lagSamples/2)
+	for i := 0; i+1 < t.n; i += 2 {
+		a, b := t.samples[(t.head+i)%lagSamples], t.samples[(t.head+i+1)%lagSamples]
+		merged = append(merged, lagSample{end: b.end, at: a.at})
+	}
+	t.head, t.n = 0, copy(t.samples, merged)
+	t.spacing *= 2
 }
 
 // lag returns how long ago the first record after pos became durable here,

@@ -33,3 +33,27 @@ func TestLagTracker(t *testing.T) {
 		}
 	}
 }
+
+// A full ring keeps its whole span at a coarser spacing, instead of
+// forgetting the oldest samples: a standby 10 s behind reads 10 s, not
+// the 4 s that 4096 one-millisecond samples hold.
+func TestLagTracker_KeepsTheSpanWhenFull(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	lt := newLagTracker()
+	const n = 10000
+	for i := range n {
+		lt.add(lsn.LSN((i+1)*10), t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	now := t0.Add(n * time.Millisecond)
+	if got, want := lt.lag(5, n*10, now), n*time.Millisecond; got != want {
+		t.Errorf("lag of a standby missing the first record = %v, want %v", got, want)
+	}
+	// In the middle the error is at most the spacing now in use.
+	for _, i := range []int{2000, 5000, 9000} {
+		want := now.Sub(t0.Add(time.Duration(i) * time.Millisecond))
+		got := lt.lag(lsn.LSN(i*10+5), n*10, now)
+		if got < want || got > want+lt.spacing {
+			t.Errorf("lag past sample %d = %v, want %v to %v", i, got, want, want+lt.spacing)
+		}
+	}
+}

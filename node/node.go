@@ -228,6 +228,9 @@ func (n *Node) storageReady() error {
 		return err
 	}
 	n.slots = slots
+	// Standbys behind what the log held at the start lag from now at the
+	// least (when it became durable is not known).
+	n.lag.add(n.log.Durable(), time.Now())
 	n.ownScanned = make(chan struct{})
 	n.goFunc(func() {
 		defer close(n.ownScanned)

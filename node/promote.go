@@ -92,6 +92,7 @@ func (n *Node) promoteLocked(ctx context.Context, term uint64, kind, reason stri
 	if err := n.log.Sync(); err != nil {
 		return "", fmt.Errorf("promote: fsync the received log: %w; the node is still a replica, with streaming stopped: restart it to resume", err)
 	}
+	n.lag.add(n.log.Durable(), time.Now())
 	dctx, cancel := context.WithTimeout(ctx, promoteDrainTimeout)
 	err := n.app().waitApplied(dctx, n.log.End())
 	cancel()
