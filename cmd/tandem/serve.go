@@ -98,7 +98,7 @@ flags, which override the file.`,
 	f.DurationVar(&flags.SyncTimeout, "sync-timeout", flags.SyncTimeout, "how long a commit waits for its standbys")
 	f.StringVar(&flags.SyncPoint, "sync-point", flags.SyncPoint, "after_sync (visible once acked) or after_commit (visible at once)")
 	f.DurationVar(&flags.ApplyDelay, "apply-delay", 0, "delayed standby: apply records this long after their commit")
-	f.Int64Var(&flags.MaxSlotLogSize, "max-slot-log-size", flags.MaxSlotLogSize, "bytes of log a replica's slot may hold before it is marked lost")
+	f.Int64Var(&flags.MaxSlotLogSize, "max-slot-log-size", flags.MaxSlotLogSize, "bytes of log a replica's slot may hold before it is marked lost (the log kept can exceed it by up to a second of writes: slots are saved, and their holds moved, once a second)")
 	f.BoolVar(&flags.ForwardWrites, "forward-writes", flags.ForwardWrites, "replica: forward writes and weak/strong reads to the primary (else refuse them)")
 	f.DurationVar(&flags.Heartbeat, "heartbeat", flags.Heartbeat, "replication heartbeat interval")
 	f.StringVar(&flags.RaftAddr, "raft-addr", "", "HA: raft address of this member of the cluster state (enables automatic failover; the role then comes from the cluster)")
