@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tandem-db/tandem/client"
 )
 
@@ -57,20 +59,27 @@ func (b *notifyBuffer) waitFor(t *testing.T, s string, deadline <-chan time.Time
 	}
 }
 
+// startDemo runs `tandem demo args...` under ctx in the background; done
+// receives what the command returned.
+func startDemo(ctx context.Context, args ...string) (cmd *cobra.Command, out, stderr *notifyBuffer, done chan error) {
+	out, stderr = newNotifyBuffer(), newNotifyBuffer()
+	cmd = demoCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(stderr)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	done = make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	return cmd, out, stderr, done
+}
+
 func TestDemoCommand_Run(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // where os.MkdirTemp puts the demo's data dirs
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out, stderr := newNotifyBuffer(), newNotifyBuffer()
-	cmd := demoCommand()
-	cmd.SetArgs([]string{"--http-addr", "127.0.0.1:0"})
-	cmd.SetOut(out)
-	cmd.SetErr(stderr)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
+	_, out, stderr, done := startDemo(ctx, "--http-addr", "127.0.0.1:0")
 
 	deadline := time.After(60 * time.Second)
 	text := out.waitFor(t, "Press Ctrl-C to stop.", deadline)
@@ -191,14 +200,7 @@ func TestDemoCommand_HA(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out, stderr := newNotifyBuffer(), newNotifyBuffer()
-	cmd := demoCommand()
-	cmd.SetArgs([]string{"--http-addr", "127.0.0.1:0", "--ha"})
-	cmd.SetOut(out)
-	cmd.SetErr(stderr)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
+	cmd, out, stderr, done := startDemo(ctx, "--http-addr", "127.0.0.1:0", "--ha")
 	deadline := time.After(60 * time.Second)
 	text := out.waitFor(t, "Press Ctrl-C to stop.", deadline)
 	m := regexp.MustCompile(`primary   http://(\S+) .*\n\s+r1, r2    http://(\S+)  http://(\S+)\n`).FindStringSubmatch(text)
