@@ -385,15 +385,17 @@ func (r *receiver) sendAcks(ctx context.Context) error {
 	held := time.NewTimer(time.Hour) // a held-back apply ack
 	held.Stop()
 	defer held.Stop()
-	holding := false
+	holding, send := false, true
 	for first := true; ; first = false {
-		r.ackMu.Lock()
-		due := first || time.Since(r.lastAckAt) >= r.keepalive
-		r.ackMu.Unlock()
-		if err := r.ack(due); err != nil {
-			return err
+		if send {
+			r.ackMu.Lock()
+			due := first || time.Since(r.lastAckAt) >= r.keepalive
+			r.ackMu.Unlock()
+			if err := r.ack(due); err != nil {
+				return err
+			}
 		}
-	wait:
+		send = true
 		select {
 		case <-ctx.Done():
 			return nil
@@ -407,7 +409,7 @@ func (r *receiver) sendAcks(ctx context.Context) error {
 					holding = true
 					held.Reset(applyAckDelay)
 				}
-				goto wait
+				send = false
 			}
 		}
 	}
