@@ -92,7 +92,8 @@ type Node struct {
 	failed     atomic.Pointer[error]
 	recovery   recoveryInfo
 	stats      writeStats
-	ha         *haNode // automatic failover; nil without --raft-addr
+	gathering  gatherState // the writer goroutine's
+	ha         *haNode     // automatic failover; nil without --raft-addr
 	// restart is closed when the node must be reopened (to re-seed).
 	restart       chan struct{}
 	restartOnce   sync.Once

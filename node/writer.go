@@ -67,8 +67,9 @@ func (n *Node) runWriter(ctx context.Context, done chan struct{}) {
 				continue
 			}
 		}
-		// Group commit: take whatever else is already waiting.
-		batch = n.fill(batch)
+		// Group commit: take whatever else is already waiting, and
+		// whoever is about to come back.
+		batch = n.gather(n.fill(batch))
 		n.commitBatch(ctx, batch)
 		clear(batch)
 	}
@@ -163,6 +164,9 @@ func (n *Node) commitBatch(ctx context.Context, batch []*writeReq) {
 		n.waitAndReply(batch, end)
 	}
 	n.replyAll(all, false)
+	if wait {
+		n.gathering = gatherState{returning: len(all), answered: time.Now()}
+	}
 }
 
 // maxChain is the most batches one after_sync chain takes (see commitBatch).
@@ -235,6 +239,59 @@ chaining:
 	}
 	return all, end, last, nil
 }
+
+// gatherState is what gather knows of the last commit that waited for
+// standbys: how many requests it answered, and when.
+type gatherState struct {
+	returning int
+	answered  time.Time
+}
+
+// gather holds a batch that will wait for standbys until the clients the
+// previous such commit answered have come back, for at most
+// GroupCommitWait. Those clients were released together by one commit and
+// come back within a few tens of microseconds of each other; taking the
+// first few alone would split them into batches that each pay an fsync on
+// every node and a standby round trip, and the chain would end only after
+// the last. A commit that does not wait for standbys never gathers: its
+// clients come back staggered, and waiting only delays it.
+func (n *Node) gather(batch []*writeReq) []*writeReq {
+	g, wait := n.gathering, n.cfg.GroupCommitWait
+	if wait == 0 || len(batch) >= min(g.returning, n.cfg.MaxBatch) || n.afterCommit ||
+		time.Since(g.answered) > gatherFresh || !asksStandbys(batch) {
+		return batch
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(batch) < min(g.returning, n.cfg.MaxBatch) {
+		select {
+		case r := <-n.reqs:
+			if r.take() {
+				batch = append(batch, r)
+			}
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// asksStandbys says whether a request of a batch not yet run asks for a
+// replica commit level (strongestLevel counts only requests that changed
+// something, which is known after they ran).
+func asksStandbys(batch []*writeReq) bool {
+	for _, r := range batch {
+		if r.req.Commit >= command.CommitRemoteWrite {
+			return true
+		}
+	}
+	return false
+}
+
+// gatherFresh is how recent the last answers must be for gather to expect
+// their clients back: clients in a tight loop return within it, and a
+// commit after a pause does not wait for clients that have gone quiet.
+const gatherFresh = time.Millisecond
 
 // fill adds to batch whatever requests are already queued (group commit),
 // up to MaxBatch.

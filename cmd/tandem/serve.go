@@ -84,6 +84,7 @@ flags, which override the file.`,
 	f.Int64Var(&flags.SegmentSize, "segment-size", flags.SegmentSize, "log segment file size in bytes")
 	f.Int64Var(&flags.LogRetainBytes, "log-retain-bytes", flags.LogRetainBytes, "bytes of applied log to keep")
 	f.IntVar(&flags.MaxBatch, "max-batch", flags.MaxBatch, "most transactions per group commit")
+	f.DurationVar(&flags.GroupCommitWait, "group-commit-wait", flags.GroupCommitWait, "how long a commit that waits for standbys first waits for the clients the previous one answered, so that they share its fsyncs and round trip (0: off)")
 	f.IntVar(&flags.QueueSize, "queue-size", flags.QueueSize, "write requests that may wait for the writer")
 	f.Int64Var(&flags.MaxRequestBytes, "max-request-size", flags.MaxRequestBytes, "largest HTTP request body in bytes")
 	f.IntVar(&flags.MaxStatements, "max-statements", flags.MaxStatements, "most statements in one request")
@@ -141,6 +142,7 @@ func loadConfig(path string, fs *pflag.FlagSet, flags *node.Config) (node.Config
 		"segment-size":        func() { cfg.SegmentSize = flags.SegmentSize },
 		"log-retain-bytes":    func() { cfg.LogRetainBytes = flags.LogRetainBytes },
 		"max-batch":           func() { cfg.MaxBatch = flags.MaxBatch },
+		"group-commit-wait":   func() { cfg.GroupCommitWait = flags.GroupCommitWait },
 		"queue-size":          func() { cfg.QueueSize = flags.QueueSize },
 		"max-request-size":    func() { cfg.MaxRequestBytes = flags.MaxRequestBytes },
 		"max-statements":      func() { cfg.MaxStatements = flags.MaxStatements },
