@@ -74,6 +74,15 @@ type State struct {
 	Closed bool
 }
 
+// Waits says whether a replica-level commit begun now would wait for
+// standbys: not with no sync standbys configured, nor while degraded,
+// fenced or closed.
+func (w *Waiter) Waits() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.closed && w.fence == nil && !w.cfg.Async() && !w.degraded
+}
+
 // State returns a snapshot of the Waiter.
 func (w *Waiter) State() State {
 	w.mu.Lock()

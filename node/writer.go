@@ -69,7 +69,7 @@ func (n *Node) runWriter(ctx context.Context, done chan struct{}) {
 		}
 		// Group commit: take whatever else is already waiting, and
 		// whoever is about to come back.
-		batch = n.gather(n.fill(batch))
+		batch = n.gather(ctx, n.fill(batch))
 		n.commitBatch(ctx, batch)
 		clear(batch)
 	}
@@ -163,10 +163,11 @@ func (n *Node) commitBatch(ctx context.Context, batch []*writeReq) {
 		// after_commit: visible now, acknowledged once the standbys have it.
 		n.waitAndReply(batch, end)
 	}
-	n.replyAll(all, false)
 	if wait {
+		// Set before the replies, which the clients' next requests follow.
 		n.gathering = gatherState{returning: len(all), answered: time.Now()}
 	}
+	n.replyAll(all, false)
 }
 
 // maxChain is the most batches one after_sync chain takes (see commitBatch).
@@ -253,23 +254,29 @@ type gatherState struct {
 // come back within a few tens of microseconds of each other; taking the
 // first few alone would split them into batches that each pay an fsync on
 // every node and a standby round trip, and the chain would end only after
-// the last. A commit that does not wait for standbys never gathers: its
-// clients come back staggered, and waiting only delays it.
-func (n *Node) gather(batch []*writeReq) []*writeReq {
+// the last. A batch that will not wait for standbys never gathers (no
+// request in it asks for a replica level, no sync standbys are configured,
+// the waiter is degraded or fenced, or the sync point is after_commit):
+// its clients come back staggered, and waiting only delays it. Nor does
+// the writer gather once it is stopping.
+func (n *Node) gather(ctx context.Context, batch []*writeReq) []*writeReq {
 	g, wait := n.gathering, n.cfg.GroupCommitWait
-	if wait == 0 || len(batch) >= min(g.returning, n.cfg.MaxBatch) || n.afterCommit ||
-		time.Since(g.answered) > gatherFresh || !asksStandbys(batch) {
+	want := min(g.returning, n.cfg.MaxBatch)
+	if wait == 0 || len(batch) >= want || n.afterCommit || time.Since(g.answered) > gatherFresh ||
+		!asksStandbys(batch) || !n.waiter.Waits() {
 		return batch
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for len(batch) < min(g.returning, n.cfg.MaxBatch) {
+	for len(batch) < want {
 		select {
 		case r := <-n.reqs:
 			if r.take() {
 				batch = append(batch, r)
 			}
 		case <-t.C:
+			return batch
+		case <-ctx.Done():
 			return batch
 		}
 	}
