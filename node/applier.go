@@ -170,22 +170,7 @@ func (a *applier) run(ctx context.Context) {
 
 // linger adds the records that arrive within applyLinger to batch.
 func (a *applier) linger(ctx context.Context, recs <-chan *rlog.Record, batch []*rlog.Record) []*rlog.Record {
-	t := time.NewTimer(applyLinger)
-	defer t.Stop()
-	for len(batch) < applyBatchMax {
-		select {
-		case r, ok := <-recs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, r)
-		case <-t.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
+	return collect(ctx, recs, batch, applyBatchMax, applyLinger, nil)
 }
 
 // prefetch reads the local log from the applied position, ahead of apply.

@@ -266,21 +266,7 @@ func (n *Node) gather(ctx context.Context, batch []*writeReq) []*writeReq {
 		!asksStandbys(batch) || !n.waiter.Waits() {
 		return batch
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for len(batch) < want {
-		select {
-		case r := <-n.reqs:
-			if r.take() {
-				batch = append(batch, r)
-			}
-		case <-t.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
+	return collect(ctx, n.reqs, batch, want, wait, (*writeReq).take)
 }
 
 // asksStandbys says whether a request of a batch not yet run asks for a
