@@ -251,7 +251,7 @@ type gatherState struct {
 // gather holds a batch that will wait for standbys until the clients the
 // previous such commit answered have come back, for at most
 // GroupCommitWait. Those clients were released together by one commit and
-// come back within a few tens of microseconds of each other; taking the
+// come back close together (100-300 µs apart on two shared cores); taking the
 // first few alone would split them into batches that each pay an fsync on
 // every node and a standby round trip, and the chain would end only after
 // the last. A batch that will not wait for standbys never gathers (no

@@ -239,21 +239,9 @@ func TestCommit_ChainedWritesInvisibleUntilAcked(t *testing.T) {
 
 	c.Cut(t, "n1", "n2")
 	batches := c.Status(t, "n1").Writer.Batches
-	type result struct {
-		resp *command.ExecuteResponse
-		err  error
-		at   time.Time
-	}
-	first, second := make(chan result, 1), make(chan result, 1)
-	go func() {
-		resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
-		first <- result{resp, err, time.Now()}
-	}()
+	first := execAsync(c, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1)")
 	waitBatches(t, c, "the first write to be fsynced and waiting for n2", batches, 1)
-	go func() {
-		resp, err := c.Execute("n1", command.CommitLocal, "INSERT INTO t VALUES(2)")
-		second <- result{resp, err, time.Now()}
-	}()
+	second := execAsync(c, "n1", command.CommitLocal, "INSERT INTO t VALUES(2)")
 	// The second write runs while the first still waits: a second batch.
 	waitBatches(t, c, "the second write to be chained", batches, 2)
 	if got := c.QueryInt(t, "n1", "SELECT count(*) FROM t"); got != 0 {
@@ -297,20 +285,9 @@ func TestCommit_ChainedCommitOffWaitsForChain(t *testing.T) {
 
 	c.Cut(t, "n1", "n2")
 	batches := c.Status(t, "n1").Writer.Batches
-	type result struct {
-		resp *command.ExecuteResponse
-		err  error
-	}
-	insert, update := make(chan result, 1), make(chan result, 1)
-	go func() {
-		resp, err := c.Execute("n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1, 0)")
-		insert <- result{resp, err}
-	}()
+	insert := execAsync(c, "n1", command.CommitRemoteFlush, "INSERT INTO t VALUES(1, 0)")
 	waitBatches(t, c, "the insert to wait for n2", batches, 1)
-	go func() {
-		resp, err := c.Execute("n1", command.CommitOff, "UPDATE t SET v = v + 1 WHERE id = 1")
-		update <- result{resp, err}
-	}()
+	update := execAsync(c, "n1", command.CommitOff, "UPDATE t SET v = v + 1 WHERE id = 1")
 	waitBatches(t, c, "the update to be chained and written", batches, 2)
 	select {
 	case r := <-update:
@@ -376,6 +353,23 @@ func TestCommit_ChainIsBounded(t *testing.T) {
 }
 
 // waitBatches waits until n1's writer has run want batches since base.
+// execResult is a write's outcome.
+type execResult struct {
+	resp *command.ExecuteResponse
+	err  error
+}
+
+// execAsync runs a write on a node in the background; its outcome arrives
+// on the channel when it returns.
+func execAsync(c *nodetest.Cluster, node string, level command.CommitLevel, sql string) <-chan execResult {
+	ch := make(chan execResult, 1)
+	go func() {
+		resp, err := c.Execute(node, level, sql)
+		ch <- execResult{resp, err}
+	}()
+	return ch
+}
+
 func waitBatches(t *testing.T, c *nodetest.Cluster, what string, base, want uint64) {
 	t.Helper()
 	nodetest.WaitFor(t, 10*time.Second, what, func() (bool, string) {
